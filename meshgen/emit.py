@@ -1,0 +1,261 @@
+"""ResourceSet -> in-memory tree of files: canonical YAML, path grouping, kustomizations.
+
+Style of every document (stable; golden trees depend on it):
+  * block style, 2-space indent, keys in the insertion order the renderers built;
+  * sequences indented under their key (``ports:\\n  - name: http``), dicts in a sequence start
+    on the dash line; empty containers are ``{}`` and ``[]``;
+  * ``true``/``false``/``null``, ints as ``repr``, floats always with a dot (``1.0e+20``);
+  * a string is plain only when both a YAML 1.1 and a YAML 1.2 reader take it back as the
+    same string; otherwise it is double-quoted with JSON-style escapes;
+  * a multi-line string value is a literal block (``|``, ``|-`` or ``|+``, with an indentation
+    indicator when it starts with a space) when that is safe, else double-quoted.
+
+Files: manifests sharing a path form one multi-document file (``---`` between documents) in
+``Resource.sort_key`` order; every folder directly under ``clusters/`` that holds manifests
+gets a ``kustomization.yaml`` listing them. The emitter is hand-written for speed: scalars are
+formatted once and cached, documents are built as lists of strings and joined.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+
+from meshgen.diagnostics import Diagnostic, MeshgenError, Span
+from meshgen.render.resource import Resource
+
+CLUSTERS = "clusters/"
+KUSTOMIZATION = "kustomization.yaml"
+
+# Strings a YAML 1.1 or 1.2 reader would resolve to something else (bool, null, int, float,
+# sexagesimal, special floats); matched case-insensitively, so a few harmless extras are quoted.
+_SPECIAL = re.compile(
+    r"""(?:y|yes|n|no|true|false|on|off|null|~|
+        [-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-f_]+|[0-9_]+)|
+        [-+]?[0-9][0-9_]*(?::[0-5]?[0-9])*(?:\.[0-9_]*)?(?:e[-+]?[0-9]+)?|
+        [-+]?\.[0-9_]+(?:e[-+]?[0-9]+)?|
+        [-+]?\.(?:inf|nan))\Z""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
+# Plain-safe characters: word characters (any script) and a few harmless ASCII punctuation marks.
+_PLAIN = re.compile(r"[\w/.(][\w ./\-+:@=,()%~]*\Z")
+# Characters that must be escaped inside double quotes beyond what json.dumps escapes:
+# DEL and C1 controls, YAML 1.1 line breaks, BOM and the non-characters.
+_UNSAFE_IN_QUOTES = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+# Characters that forbid a literal block: any control character but tab and newline,
+# YAML 1.1 line breaks, BOM and non-characters.
+_UNSAFE_IN_BLOCK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+_CACHE_LIMIT = 200_000
+_scalar_cache: dict = {}
+
+
+def dump_yaml(obj) -> str:
+    """One document of canonical block YAML with '\\n' endings and one trailing newline."""
+    out: list[str] = []
+    if type(obj) is dict and obj:
+        _mapping(obj, "", "", out)
+    elif type(obj) is list and obj:
+        _sequence(obj, "", "", out)
+    else:
+        out.append(_flow(obj) + "\n")
+    return "".join(out)
+
+
+def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
+    """Group resources into files and add one kustomization per cluster folder."""
+    files: dict[str, list[tuple[tuple, str, Resource]]] = {}
+    for resource in resources:
+        text = dump_yaml(resource.body)
+        files.setdefault(resource.path, []).append((resource.sort_key(), text, resource))
+    _check_paths(files)
+    tree = {path: "---\n".join(text for _, text, _ in sorted(docs, key=_doc_order)) for path, docs in files.items()}
+    for path, text in _kustomizations(files).items():
+        tree[path] = text
+    return {path: tree[path].encode("utf-8") for path in sorted(tree)}
+
+
+def _doc_order(doc: tuple) -> tuple:
+    sort_key, text, _ = doc
+    return (sort_key, text)  # the text breaks ties between otherwise equal keys
+
+
+def _check_paths(files: dict[str, list]) -> None:
+    problems = []
+    for path, docs in files.items():
+        resources = [resource for _, _, resource in docs]
+        if len(docs) > 1 and not all(r.manifest for r in resources):
+            problems.append(_collision(path, resources, "a non-manifest file cannot share its path"))
+        elif _kustomization_folder(path) and path.endswith("/" + KUSTOMIZATION):
+            if path.count("/") == 2:
+                problems.append(_collision(path, resources, "this path is reserved for the generated kustomization"))
+    if problems:
+        raise MeshgenError(problems)
+
+
+def _collision(path: str, resources: list[Resource], why: str) -> Diagnostic:
+    origin = next((r.origin for r in resources if r.origin), None)
+    return Diagnostic("E402", f"rendered file {path}: {why}", origin or Span("<render>"))
+
+
+def _kustomization_folder(path: str) -> str:
+    """'clusters/east/x.yaml' -> 'clusters/east/'; '' when the path is not inside a cluster folder."""
+    if not path.startswith(CLUSTERS):
+        return ""
+    cluster, sep, rest = path[len(CLUSTERS) :].partition("/")
+    return f"{CLUSTERS}{cluster}/" if cluster and sep and rest else ""
+
+
+def _kustomizations(files: dict[str, list]) -> dict[str, str]:
+    listed: dict[str, list[str]] = {}
+    for path, docs in files.items():
+        folder = _kustomization_folder(path)
+        if folder and docs[0][2].manifest:
+            listed.setdefault(folder, []).append(path[len(folder) :])
+    return {folder + KUSTOMIZATION: _kustomization_text(entries) for folder, entries in listed.items()}
+
+
+def _kustomization_text(entries: list[str]) -> str:
+    body = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(entries),
+    }
+    return dump_yaml(body)
+
+
+# --- the emitter -------------------------------------------------------------------------------
+
+
+def _mapping(data: dict, first: str, indent: str, out: list[str]) -> None:
+    """Block mapping; the first line starts with `first` (e.g. a sequence dash), others `indent`."""
+    prefix = first
+    child = indent + "  "
+    for key, value in data.items():
+        head = prefix + _key(key) + ":"
+        prefix = indent
+        kind = type(value)
+        if kind is dict and value:
+            out.append(head + "\n")
+            _mapping(value, child, child, out)
+        elif kind is list and value:
+            out.append(head + "\n")
+            _sequence(value, child, child, out)
+        elif kind is str and "\n" in value:
+            out.append(head + " " + _multiline(value, child))
+        else:
+            out.append(head + " " + _flow(value) + "\n")
+
+
+def _sequence(items: list, first: str, indent: str, out: list[str]) -> None:
+    prefix = first
+    child = indent + "  "
+    for value in items:
+        dash = prefix + "- "
+        prefix = indent
+        kind = type(value)
+        if kind is dict and value:
+            _mapping(value, dash, child, out)
+        elif kind is list and value:
+            _sequence(value, dash, child, out)
+        elif kind is str and "\n" in value:
+            out.append(dash + _multiline(value, child))
+        else:
+            out.append(dash + _flow(value) + "\n")
+
+
+def _key(key) -> str:
+    text = _flow(key)
+    if len(text) > 1000:
+        raise ValueError(f"mapping key too long for YAML ({len(text)} characters)")
+    return text
+
+
+def _flow(value) -> str:
+    """A scalar or empty container on one line; cached by (type, value)."""
+    cache_key = (type(value), value) if type(value) is not dict and type(value) is not list else None
+    if cache_key is not None:
+        text = _scalar_cache.get(cache_key)
+        if text is not None:
+            return text
+    text = _format_flow(value)
+    if cache_key is not None:
+        if len(_scalar_cache) >= _CACHE_LIMIT:
+            _scalar_cache.clear()
+        _scalar_cache[cache_key] = text
+    return text
+
+
+def _format_flow(value) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _string(value)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, (dict, list, tuple)) and not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    raise TypeError(f"cannot emit {type(value).__name__} as YAML: {value!r}")
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "e" in text and "." not in text:
+        mantissa, _, exponent = text.partition("e")
+        text = f"{mantissa}.0e{exponent}"  # YAML 1.1 floats need a dot
+    return text
+
+
+def _string(text: str) -> str:
+    if is_plain_safe(text):
+        return text
+    quoted = json.dumps(text, ensure_ascii=False)
+    if _UNSAFE_IN_QUOTES.search(quoted):
+        quoted = _UNSAFE_IN_QUOTES.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+    return quoted
+
+
+def is_plain_safe(text: str) -> bool:
+    """True when YAML 1.1 and 1.2 readers both read `text` unquoted back as this string."""
+    if not _PLAIN.match(text) or text[-1] in " :" or ": " in text:
+        return False
+    return not (_SPECIAL.match(text) or _TIMESTAMP.match(text))
+
+
+def _multiline(text: str, indent: str) -> str:
+    """A literal block (header line and body) when safe, else a double-quoted scalar line."""
+    cache_key = (text, indent)
+    block = _scalar_cache.get(cache_key)
+    if block is None:
+        block = _literal_block(text, indent) or _string(text) + "\n"
+        _scalar_cache[cache_key] = block
+    return block
+
+
+def _literal_block(text: str, indent: str) -> str | None:
+    if _UNSAFE_IN_BLOCK.search(text):
+        return None
+    body = text.rstrip("\n")
+    trailing = len(text) - len(body)
+    lines = body.split("\n")
+    if not body.strip(" \t") or any(line and not line.strip(" ") for line in lines):
+        return None  # blank-only content or whitespace-only lines are read back differently
+    if lines[0].startswith("\t") or any(line.startswith("\t") for line in lines):
+        return None
+    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    first = next(line for line in lines if line)
+    header = "|" + ("2" if first.startswith(" ") else "") + chomp + "\n"
+    rendered = [indent + line if line else "" for line in lines]
+    return header + "\n".join(rendered) + "\n" + "\n" * max(trailing - 1, 0)
