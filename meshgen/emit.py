@@ -48,8 +48,10 @@ _UNSAFE_IN_QUOTES = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 # YAML 1.1 line breaks, BOM and non-characters.
 _UNSAFE_IN_BLOCK = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
-_CACHE_LIMIT = 200_000
-_scalar_cache: dict = {}
+_CACHE_LIMIT = 200_000  # entries per cache; a full cache is cleared, never grown further
+_STRINGS: dict[str, str] = {}  # one-line string -> its scalar text
+_KEYS: dict[str, str] = {}  # string key -> 'key:'
+_BLOCKS: dict[tuple[str, str], str] = {}  # (multi-line string, indent) -> block or quoted line
 
 
 def dump_yaml(obj) -> str:
@@ -133,59 +135,72 @@ def _mapping(data: dict, first: str, indent: str, out: list[str]) -> None:
     """Block mapping; the first line starts with `first` (e.g. a sequence dash), others `indent`."""
     prefix = first
     child = indent + "  "
+    append = out.append
     for key, value in data.items():
-        head = prefix + _key(key) + ":"
-        prefix = indent
+        head = _KEYS.get(key) if type(key) is str else None
+        if head is None:
+            head = _key_head(key)
         kind = type(value)
-        if kind is dict and value:
-            out.append(head + "\n")
+        if kind is str:
+            text = _STRINGS.get(value)
+            if text is not None:
+                append(f"{prefix}{head} {text}\n")
+            elif "\n" in value:
+                append(f"{prefix}{head} {_multiline(value, child)}")
+            else:
+                append(f"{prefix}{head} {_string(value)}\n")
+        elif kind is dict and value:
+            append(f"{prefix}{head}\n")
             _mapping(value, child, child, out)
         elif kind is list and value:
-            out.append(head + "\n")
+            append(f"{prefix}{head}\n")
             _sequence(value, child, child, out)
-        elif kind is str and "\n" in value:
-            out.append(head + " " + _multiline(value, child))
         else:
-            out.append(head + " " + _flow(value) + "\n")
+            append(f"{prefix}{head} {_flow(value)}\n")
+        prefix = indent
 
 
 def _sequence(items: list, first: str, indent: str, out: list[str]) -> None:
     prefix = first
     child = indent + "  "
+    append = out.append
     for value in items:
-        dash = prefix + "- "
-        prefix = indent
         kind = type(value)
         if kind is dict and value:
-            _mapping(value, dash, child, out)
+            _mapping(value, prefix + "- ", child, out)
         elif kind is list and value:
-            _sequence(value, dash, child, out)
+            _sequence(value, prefix + "- ", child, out)
         elif kind is str and "\n" in value:
-            out.append(dash + _multiline(value, child))
+            append(f"{prefix}- {_multiline(value, child)}")
         else:
-            out.append(dash + _flow(value) + "\n")
+            append(f"{prefix}- {_flow(value)}\n")
+        prefix = indent
 
 
-def _key(key) -> str:
+def _key_head(key) -> str:
+    """'key:' for a mapping key, cached for string keys."""
     text = _flow(key)
     if len(text) > 1000:
         raise ValueError(f"mapping key too long for YAML ({len(text)} characters)")
-    return text
+    if type(key) is str:
+        _remember(_KEYS, key, text + ":")
+    return text + ":"
 
 
 def _flow(value) -> str:
-    """A scalar or empty container on one line; cached by (type, value)."""
-    cache_key = (type(value), value) if type(value) is not dict and type(value) is not list else None
-    if cache_key is not None:
-        text = _scalar_cache.get(cache_key)
-        if text is not None:
-            return text
-    text = _format_flow(value)
-    if cache_key is not None:
-        if len(_scalar_cache) >= _CACHE_LIMIT:
-            _scalar_cache.clear()
-        _scalar_cache[cache_key] = text
-    return text
+    """A one-line scalar or empty container."""
+    if type(value) is str:
+        text = _STRINGS.get(value)
+        return text if text is not None else _string(value)
+    if type(value) is int:
+        return str(value)
+    return _format_flow(value)
+
+
+def _remember(cache: dict, key, text: str) -> None:
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = text
 
 
 def _format_flow(value) -> str:
@@ -219,11 +234,15 @@ def _float(value: float) -> str:
 
 
 def _string(text: str) -> str:
+    """Plain when unambiguous, else double-quoted; one-line results are cached."""
     if is_plain_safe(text):
-        return text
-    quoted = json.dumps(text, ensure_ascii=False)
-    if _UNSAFE_IN_QUOTES.search(quoted):
-        quoted = _UNSAFE_IN_QUOTES.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+        quoted = text
+    else:
+        quoted = json.dumps(text, ensure_ascii=False)
+        if _UNSAFE_IN_QUOTES.search(quoted):
+            quoted = _UNSAFE_IN_QUOTES.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+    if "\n" not in text:
+        _remember(_STRINGS, text, quoted)
     return quoted
 
 
@@ -236,11 +255,10 @@ def is_plain_safe(text: str) -> bool:
 
 def _multiline(text: str, indent: str) -> str:
     """A literal block (header line and body) when safe, else a double-quoted scalar line."""
-    cache_key = (text, indent)
-    block = _scalar_cache.get(cache_key)
+    block = _BLOCKS.get((text, indent))
     if block is None:
         block = _literal_block(text, indent) or _string(text) + "\n"
-        _scalar_cache[cache_key] = block
+        _remember(_BLOCKS, (text, indent), block)
     return block
 
 
