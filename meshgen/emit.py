@@ -248,8 +248,8 @@ def _string(text: str) -> str:
 
 def is_plain_safe(text: str) -> bool:
     """True when YAML 1.1 and 1.2 readers both read `text` unquoted back as this string."""
-    if not _PLAIN.match(text) or text[-1] in " :" or ": " in text:
-        return False
+    if not _PLAIN.match(text) or text[-1] in " :" or ": " in text or text.startswith("..."):
+        return False  # '...' at the start of a line would end the document
     return not (_SPECIAL.match(text) or _TIMESTAMP.match(text))
 
 

@@ -27,10 +27,10 @@ NASTY = [
     "}", ",", "a,b", "\t", "a\tb", "\x85", "\u2028", "\u2029", "\ufeff", "\x7f", "\x00", "\x1b",
     "é", "日本", "😀", "\U0001d400", "a\nb", "\n", "\n\n", "a\n", "a\n\n", " a\nb", "\ta\nb",
     "a\n \nb", "a\r\nb", "a \nb", "a\n\tb", "\na", "\n a", "-\n", "_", "__", "0", "-0", ".",
-    "..", "/api/v1", "10.0.0.0/16", "5s", "1.2.3", "a\\b", "\\", "a/b", "a\u00a0b", "\u00a0",
+    "..", "...", "... x", "...:", "---", "--- x", "/api/v1", "10.0.0.0/16", "5s", "1.2.3", "a\\b", "\\", "a/b", "a\u00a0b", "\u00a0",
 ]
 
-strings = st.one_of(st.sampled_from(NASTY), st.text(max_size=12), st.text(alphabet="ab \n:#-\t", max_size=8))
+strings = st.one_of(st.sampled_from(NASTY), st.text(max_size=12), st.text(alphabet="ab \n:#-.\t", max_size=8))
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -261,6 +261,33 @@ def test_rendered_kustomization_path_is_reserved():
     with pytest.raises(MeshgenError) as err:
         emit([_ns("clusters/east/kustomization.yaml", "x")])
     assert err.value.diagnostics[0].code == "E402"
+
+
+bodies = st.dictionaries(strings, trees, max_size=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["Namespace", "Gateway", "X"]), bodies),
+                max_size=6, unique_by=lambda t: (t[0], t[1])),
+       st.randoms(use_true_random=False))
+def test_every_emitted_file_reads_back_in_sort_order(specs, rnd):
+    resources = [
+        Resource("clusters/c/all.yaml", {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}, "spec": body})
+        for name, kind, body in specs
+    ]
+    shuffled = resources[:]
+    rnd.shuffle(shuffled)
+    tree = emit(resources)
+    assert emit(shuffled) == tree
+    if not resources:
+        assert tree == {}
+        return
+    expected = [r.body for r in sorted(resources, key=Resource.sort_key)]
+    text = tree["clusters/c/all.yaml"].decode()
+    for got, want in zip(list(yaml.load_all(text, Loader=SafeLoader11)), expected, strict=True):
+        assert_same(got, want)
+    for got, want in zip(list(YAML(typ="safe", pure=True).load_all(text)), expected, strict=True):
+        assert_same(got, want)
 
 
 def test_unsupported_values_are_rejected():
