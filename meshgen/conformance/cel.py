@@ -1,0 +1,193 @@
+"""CEL layer: the CRDs' own ``x-kubernetes-validations`` rules, read from the repo's schema files.
+
+The schema is walked alongside the object; each rule is evaluated with ``self`` bound to the node
+it is attached to, as the API server does. Only the parts of a schema that lead to a rule (or to a
+``x-kubernetes-list-type`` uniqueness constraint, which the API server also checks and plain JSON
+Schema cannot express) are walked: that plan is built once per schema.
+
+Evaluator: ``common-expression-language`` (Rust, ``import cel``). It supports ``has``, macros
+(``all``, ``exists``, ``exists_one``), ``matches``, ``size``, ``startsWith``/``endsWith``/
+``contains``, ``int()`` and ``duration()`` comparison, and runs about 100x faster than cel-python.
+Neither library has the Kubernetes strings extension, so ``substring`` and friends are registered
+below as custom functions. Rules are compiled once; results are cached by (rule, canonical JSON of
+``self``) because rendered fleets repeat the same sub-objects (ports, selectors, durations) a lot.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import cel as _cel
+
+from meshgen.conformance.finding import Finding, child, entry
+
+_CACHE_LIMIT = 500_000
+_results: dict[tuple, str | None] = {}  # (rule, canonical self) -> None (passed) or why it failed
+
+
+def _substring(text: str, start: int, end: int | None = None) -> str:
+    end = len(text) if end is None else end
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"index out of range: substring({start}, {end}) of a {len(text)}-character string")
+    return text[start:end]
+
+
+# Kubernetes CEL strings library (k8s.io/apiserver/pkg/cel/library), the parts the CRDs can use.
+FUNCTIONS = {
+    "substring": _substring,
+    "lowerAscii": lambda text: text.lower(),
+    "upperAscii": lambda text: text.upper(),
+    "trim": lambda text: text.strip(),
+    "split": lambda text, sep: text.split(sep),
+    "join": lambda items, sep="": sep.join(items),
+    "indexOf": lambda text, sub: text.find(sub),
+    "lastIndexOf": lambda text, sub: text.rfind(sub),
+    "replace": lambda text, old, new: text.replace(old, new),
+}
+
+# Evaluator error wording -> the API server's (cel-go) wording, so messages match kubectl's.
+_ERROR_WORDING = (("Function 'int' error: string parse error", "type conversion error from 'string' to 'int'"),)
+
+_TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool}
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule: str
+    message: str
+    field_path: str = ""
+
+
+@dataclass
+class Plan:
+    """The part of one schema node that carries rules, with the children that lead to more."""
+
+    type: str = ""
+    rules: tuple[Rule, ...] = ()
+    list_type: str = ""
+    list_keys: tuple[str, ...] = ()
+    properties: dict[str, Plan] = field(default_factory=dict)
+    additional: Plan | None = None
+    items: Plan | None = None
+
+
+def plan_for(schema: dict) -> Plan | None:
+    """Build the walking plan of a schema node; None when nothing below it has a rule."""
+    if not isinstance(schema, dict):
+        return None
+    properties = {name: sub for name, sub in ((n, plan_for(s)) for n, s in schema.get("properties", {}).items()) if sub}
+    plan = Plan(
+        type=schema.get("type", "") if isinstance(schema.get("type"), str) else "",
+        rules=tuple(_rules(schema)),
+        list_type=schema.get("x-kubernetes-list-type", "") if schema.get("x-kubernetes-list-type") in ("map", "set") else "",
+        list_keys=tuple(schema.get("x-kubernetes-list-map-keys", ())),
+        properties=properties,
+        additional=plan_for(schema.get("additionalProperties")),
+        items=plan_for(schema.get("items")),
+    )
+    has_content = plan.rules or plan.list_type or plan.properties or plan.additional or plan.items
+    return plan if has_content else None
+
+
+def _rules(schema: dict):
+    for item in schema.get("x-kubernetes-validations", ()):
+        if "oldSelf" in item["rule"]:
+            continue  # transition rules need the stored object; offline there is none
+        message = item.get("message") or f"failed rule: {item['rule']}"
+        yield Rule(item["rule"], message, item.get("fieldPath", "").lstrip("."))
+
+
+def findings(plan: Plan | None, obj, report_errors: bool = True) -> list[Finding]:
+    """Every broken rule under ``plan`` for ``obj``; evaluation errors only if ``report_errors``."""
+    out: list[Finding] = []
+    if plan is not None:
+        _walk(plan, obj, "", out, report_errors)
+    return out
+
+
+def _walk(plan: Plan, node, path: str, out: list, report_errors: bool) -> None:
+    expected = _TYPES.get(plan.type)
+    if node is None or (expected and (not isinstance(node, expected) or isinstance(node, bool) != (plan.type == "boolean"))):
+        return  # a type mismatch is the schema layer's finding
+    if plan.rules:
+        _check_rules(plan.rules, node, path, out, report_errors)
+    if isinstance(node, dict):
+        for name, sub in plan.properties.items():
+            if name in node:
+                _walk(sub, node[name], child(path, name), out, report_errors)
+        if plan.additional is not None:
+            for key, value in node.items():
+                _walk(plan.additional, value, entry(path, key), out, report_errors)
+    elif isinstance(node, list):
+        if plan.list_type:
+            out.extend(_duplicates(plan, node, path))
+        if plan.items is not None:
+            for index, value in enumerate(node):
+                _walk(plan.items, value, child(path, index), out, report_errors)
+
+
+def _check_rules(rules, node, path: str, out: list, report_errors: bool) -> None:
+    key = _canonical(node)
+    for rule in rules:
+        failure = _evaluate(rule, node, key)
+        if failure is None or (failure != rule.message and not report_errors):
+            continue
+        where = child(path, rule.field_path) if rule.field_path else path
+        out.append(Finding(where, f'Invalid value: "{_json_type(node)}": {failure}', "cel"))
+
+
+def _evaluate(rule: Rule, node, key) -> str | None:
+    cache_key = (rule.rule, key)
+    if cache_key in _results:
+        return _results[cache_key]
+    try:
+        passed = _program(rule.rule).execute({"self": node, **FUNCTIONS}) is True
+        failure = None if passed else rule.message
+    except Exception as error:  # the evaluator raises ValueError/RuntimeError/KeyError/TypeError
+        failure = f"{rule.message}: rule evaluation error: {_wording(str(error))}"
+    if len(_results) >= _CACHE_LIMIT:
+        _results.clear()
+    _results[cache_key] = failure
+    return failure
+
+
+@lru_cache(maxsize=None)
+def _program(rule: str):
+    return _cel.compile(rule)
+
+
+def _wording(text: str) -> str:
+    for theirs, ours in _ERROR_WORDING:
+        if theirs in text:
+            return ours
+    return text.split(". Check")[0]
+
+
+def _json_type(node) -> str:
+    """The type word the API server puts in a CEL rule's error ("Invalid value: \"object\": ...")."""
+    for name, types in (("boolean", bool), ("object", dict), ("array", list), ("string", str), ("integer", int)):
+        if isinstance(node, types):
+            return name
+    return "number"
+
+
+def _canonical(node):
+    if isinstance(node, (str, int, float, bool)):
+        return (type(node).__name__, node)
+    return json.dumps(node, sort_keys=True, separators=(",", ":"))
+
+
+def _duplicates(plan: Plan, items: list, path: str) -> list[Finding]:
+    seen: set = set()
+    out = []
+    for index, item in enumerate(items):
+        if plan.list_type == "map" and isinstance(item, dict):
+            key = json.dumps({k: item.get(k) for k in plan.list_keys}, sort_keys=True)
+        else:
+            key = json.dumps(item, sort_keys=True)
+        if key in seen:
+            out.append(Finding(child(path, index), f"Duplicate value: {key}", "schema/list-type"))
+        seen.add(key)
+    return out

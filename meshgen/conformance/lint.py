@@ -1,0 +1,144 @@
+"""Findings as meshgen Diagnostics: for rendered Resources, for a written output tree, and kubeconform."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from meshgen.conformance.finding import WARNING, Finding
+from meshgen.conformance.schemas import KUBECONFORM_TEMPLATE
+from meshgen.conformance.validate import validate_object, validate_values
+from meshgen.diagnostics import Diagnostic, Severity, Span
+
+TREE_ROOTS = ("clusters", "gitops")
+SKIPPED_FILES = ("kustomization.yaml",)
+# Helm values file name pattern (inside a helm/ folder) -> validate_values name.
+VALUES_FILES = (("*gateway*values*.yaml", "gateway"),)
+_DOCUMENT_START = re.compile(r"^---(\s.*)?$")
+
+
+class KubeconformNotFound(FileNotFoundError):
+    """kubeconform is not on PATH."""
+
+
+def validate_resources(resources) -> list[Diagnostic]:
+    """E402 (error) / W402 (warning) for every finding on every rendered Resource."""
+    out = []
+    for resource in resources:
+        span = resource.origin or Span(resource.path)
+        out += [_diagnostic(resource.describe(), f, span) for f in _resource_findings(resource)]
+    return out
+
+
+def _resource_findings(resource) -> list[Finding]:
+    if resource.manifest:
+        return validate_object(resource.body)
+    name = values_name(resource.path)
+    return validate_values(name, resource.body) if name else []
+
+
+def values_name(path: str) -> str:
+    """The values schema name of a Helm values file under a ``helm/`` folder, or ''."""
+    parts = Path(path).parts
+    if "helm" not in parts[:-1]:
+        return ""
+    return next((name for pattern, name in VALUES_FILES if fnmatch.fnmatch(parts[-1], pattern)), "")
+
+
+def _diagnostic(subject: str, finding: Finding, span: Span) -> Diagnostic:
+    severity = Severity.WARNING if finding.severity == WARNING else Severity.ERROR
+    where = f" {finding.path}:" if finding.path else ""
+    return Diagnostic(
+        "W402" if severity is Severity.WARNING else "E402",
+        f"{subject}:{where} {finding.message} [{finding.rule}]",
+        span,
+        severity,
+        path=finding.path,
+    )
+
+
+def lint_tree(out_dir: Path) -> list[Diagnostic]:
+    """Validate every YAML document of a written tree (clusters/ and gitops/), located by file:line."""
+    out_dir = Path(out_dir)
+    out = []
+    for path in tree_files(out_dir, include_values=True):
+        relative = path.relative_to(out_dir).as_posix()
+        name = values_name(relative)
+        for line, document in read_documents(path):
+            span = Span(relative, line)
+            if name:
+                findings, subject = validate_values(name, document or {}), relative
+            else:
+                findings, subject = validate_object(document), _describe(document, relative)
+            out += [_diagnostic(subject, f, span) for f in findings]
+    return out
+
+
+def tree_files(out_dir: Path, include_values: bool) -> list[Path]:
+    files = []
+    for root in TREE_ROOTS:
+        for path in sorted((out_dir / root).rglob("*.yaml")):
+            relative = path.relative_to(out_dir).as_posix()
+            if path.name in SKIPPED_FILES or ("helm" in Path(relative).parts[:-1] and not (include_values and values_name(relative))):
+                continue
+            files.append(path)
+    return files
+
+
+def read_documents(path: Path) -> list[tuple[int, object]]:
+    """(1-based line of the document's first content line, parsed document) for each non-empty document."""
+    yaml = YAML(typ="safe")
+    chunks, start, lines = [], 1, []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if _DOCUMENT_START.match(text):
+            chunks.append((start, lines))
+            start, lines = number + 1, []
+        else:
+            lines.append(text)
+    chunks.append((start, lines))
+    out = []
+    for start, lines in chunks:
+        document = yaml.load("\n".join(lines))
+        if document is not None:
+            out.append((start + _leading_blank(lines), document))
+    return out
+
+
+def _leading_blank(lines: list[str]) -> int:
+    count = 0
+    for text in lines:
+        if text.strip() and not text.lstrip().startswith("#"):
+            break
+        count += 1
+    return count
+
+
+def _describe(document, relative: str) -> str:
+    if not isinstance(document, dict):
+        return relative
+    meta = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+    name = f"{meta['namespace']}/{meta.get('name', '')}" if meta.get("namespace") else meta.get("name", "")
+    return f"{document.get('kind', '<no kind>')} {name} in {relative}"
+
+
+def kubeconform_command(out_dir: Path, schema_dir: Path, executable: str = "kubeconform") -> list[str]:
+    template = str(Path(schema_dir) / "kubernetes" / KUBECONFORM_TEMPLATE)
+    files = [str(p) for p in tree_files(Path(out_dir), include_values=False)]
+    return [executable, "-strict", "-summary", "-schema-location", template, *files]
+
+
+def run_kubeconform(out_dir: Path, schema_dir: Path) -> tuple[int, str]:
+    """Run kubeconform on the tree's manifests against the repo's schemas; (exit code, output)."""
+    executable = shutil.which("kubeconform")
+    if executable is None:
+        raise KubeconformNotFound(
+            "kubeconform is not on PATH: install it (https://github.com/yannh/kubeconform) to cross-check "
+            "the manifests; meshgen's own validate_object/lint_tree checks do not need it"
+        )
+    result = subprocess.run(kubeconform_command(out_dir, schema_dir, executable), capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout + result.stderr

