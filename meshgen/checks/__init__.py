@@ -1,0 +1,25 @@
+"""Semantic checks of a schema-valid spec, one module per family, registered in one tuple."""
+
+from __future__ import annotations
+
+from meshgen.checks import names, network, services, federation, trust
+from meshgen.diagnostics import Diagnostic, sort_diagnostics
+from meshgen.spec.models import Fleet
+from meshgen.spec.positions import Positions
+
+CHECKS = (
+    names.check,  # unique names, resolvable references (with did-you-mean)
+    network.check,  # CIDRs, gateways for multi-network meshes, control-plane roles
+    services.check,  # same ports and protocols wherever a service runs
+    federation.check,  # exports: service runs in the mesh, consumers outside it, names unique
+    trust.check,  # roots of trust per mesh and per federation edge; risky choices (warnings)
+)
+
+
+def run_checks(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for check in CHECKS:
+        found += check(fleet, positions)
+        if check is names.check and any(d.is_error for d in found):
+            break  # later checks assume every reference resolves
+    return sort_diagnostics(found)

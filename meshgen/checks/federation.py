@@ -1,0 +1,41 @@
+"""Exports: the service runs in the exporting mesh, consumers are outside it, names do not collide."""
+
+from __future__ import annotations
+
+from meshgen.diagnostics import Diagnostic
+from meshgen.resolve import export_host
+from meshgen.spec.models import Fleet
+from meshgen.spec.positions import Positions
+
+
+def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    services = {f"{s.namespace}/{s.name}": s for s in fleet.services}
+    hosts: dict[str, int] = {}
+    found = []
+    for i, export in enumerate(fleet.exports):
+        service = services[export.service]
+        meshes = sorted({mesh_of[inst.cluster] for inst in service.instances})
+        if export.mesh not in meshes:
+            found.append(Diagnostic("E208", f"export of '{export.service}' from mesh '{export.mesh}': the service "
+                                            f"runs only in mesh(es) {', '.join(meshes)}",
+                                    positions.span(("exports", i, "mesh")),
+                                    hint="export it from a mesh where it has instances"))
+        for j, consumer in enumerate(export.to):
+            consumer_mesh = consumer.mesh or mesh_of[consumer.cluster]
+            if consumer_mesh == export.mesh:
+                what = f"mesh '{consumer.mesh}'" if consumer.mesh else f"cluster '{consumer.cluster}'"
+                found.append(Diagnostic("E209", f"consumer {what} is inside the exporting mesh '{export.mesh}'",
+                                        positions.span(("exports", i, "to", j)),
+                                        hint="in-mesh callers reach the service directly; list them under `callers`"))
+        host = export_host(fleet, export)
+        if host in hosts:
+            first = positions.span(("exports", hosts[host]))
+            found.append(Diagnostic("E211", f"exported name '{host}' is already used by the export at line {first.line}",
+                                    positions.span(("exports", i)),
+                                    hint="set `host:` on one of them to a distinct name"))
+        hosts.setdefault(host, i)
+        if host.endswith(".cluster.local") or host.endswith(".svc"):
+            found.append(Diagnostic("E211", f"exported name '{host}' collides with in-mesh Kubernetes names",
+                                    positions.span(("exports", i)), hint="use a distinct suffix such as `.global`"))
+    return found

@@ -1,0 +1,93 @@
+"""Trust: one root per mesh; a federation edge between different roots is trusted both ways.
+Also warns about risky choices: exports open to everyone, public federation gateways, PERMISSIVE mTLS."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from meshgen.diagnostics import Diagnostic, Severity
+from meshgen.spec.models import Fleet
+from meshgen.spec.positions import Positions
+
+
+def roots(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    meshes = {m.name: m for m in fleet.meshes}
+    found = []
+    for i, cluster in enumerate(fleet.clusters):
+        mesh = meshes[cluster.mesh]
+        if cluster.rootOfTrust and cluster.rootOfTrust != mesh.rootOfTrust:
+            found.append(Diagnostic("E212", f"cluster '{cluster.name}' uses root '{cluster.rootOfTrust}' but its mesh "
+                                            f"'{mesh.name}' uses '{mesh.rootOfTrust}'",
+                                    positions.span(("clusters", i, "rootOfTrust")),
+                                    hint="every cluster of a mesh chains to the mesh's root"))
+    return found
+
+
+def edges(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """Exporter and consumer verify each other's certificates: each needs the other's root."""
+    meshes = {m.name: m for m in fleet.meshes}
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    found = []
+    for i, export in enumerate(fleet.exports):
+        exporter = meshes[export.mesh]
+        consumers = sorted({c.mesh or mesh_of[c.cluster] for c in export.to} - {export.mesh})
+        for name in consumers:
+            consumer = meshes[name]
+            if consumer.rootOfTrust == exporter.rootOfTrust:
+                continue
+            for holder, peer in ((consumer, exporter), (exporter, consumer)):
+                if not any(b.mesh == peer.name for b in holder.trustBundles):
+                    message = (f"meshes '{exporter.name}' and '{consumer.name}' have different roots; mesh "
+                               f"'{holder.name}' has no trust bundle for '{peer.name}'")
+                    found.append(Diagnostic("E213", message, positions.span(("exports", i)),
+                                            hint=f"add `trustBundles: [{{mesh: {peer.name}, store: ..., "
+                                                 f"certificatePath: ...}}]` to mesh '{holder.name}'"))
+    return found
+
+
+def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    found = []
+    for i, mesh in enumerate(fleet.meshes):
+        if mesh.mtls == "PERMISSIVE":
+            found.append(_warn("W203", f"mesh '{mesh.name}' accepts plain-text traffic (mTLS PERMISSIVE)",
+                               positions.span(("meshes", i, "mtls")), "use STRICT once every workload has a sidecar"))
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    outside = lambda mesh: {c.name for c in fleet.clusters if c.mesh != mesh}  # noqa: E731
+    for i, export in enumerate(fleet.exports):
+        covered = set()
+        for c in export.to:
+            covered |= {x.name for x in fleet.clusters if x.mesh == c.mesh} if c.mesh else {c.cluster}
+        open_consumer = any(not (c.namespaces or c.serviceAccounts) for c in export.to)
+        if covered and covered >= outside(export.mesh) and open_consumer:
+            found.append(_warn("W201", f"export of '{export.service}' reaches every workload of every other mesh",
+                               positions.span(("exports", i)), "narrow consumers with `namespaces` or `serviceAccounts`"))
+    federation_only = _federation_only_clusters(fleet, mesh_of)
+    for i, cluster in enumerate(fleet.clusters):
+        for j, gw in enumerate(cluster.gateways):
+            if cluster.name in federation_only and _is_public_ip(gw.address):
+                found.append(_warn("W202", f"federation gateway of cluster '{cluster.name}' has a public address "
+                                           f"{gw.address}", positions.span(("clusters", i, "gateways", j, "address")),
+                                   "prefer a private address reached over peering or VPN"))
+    return found
+
+
+def _federation_only_clusters(fleet: Fleet, mesh_of) -> set[str]:
+    networks: dict[str, set] = {}
+    for c in fleet.clusters:
+        networks.setdefault(c.mesh, set()).add(c.network)
+    return {c.name for c in fleet.clusters if len(networks[c.mesh]) == 1}
+
+
+def _is_public_ip(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_global
+    except ValueError:
+        return False
+
+
+def _warn(code: str, message: str, span, hint: str) -> Diagnostic:
+    return Diagnostic(code, message, span, severity=Severity.WARNING, hint=hint)
+
+
+def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    return roots(fleet, positions) + edges(fleet, positions) + warnings(fleet, positions)

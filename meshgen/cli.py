@@ -1,0 +1,194 @@
+"""The command line: flags -> Options, call the library, print diagnostics, pick the exit code.
+
+Exit codes (also in README.md):
+  0  success (validate: spec valid; check: out/ up to date)
+  1  check/diff: out/ differs from what the spec renders
+  2  the spec has errors (YAML, schema, semantic)
+  3  rendered output fails Istio/Kubernetes rules (render invariant)
+  4  output or IO error (cannot read the spec, unsafe path, unowned file in the way)
+  5  internal error (a bug: rerun with --debug for the traceback)
+  64 usage error (click)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from meshgen.diagnostics import Diagnostic, MeshgenError, Report
+
+EXIT_OK, EXIT_DRIFT, EXIT_SPEC, EXIT_RENDER, EXIT_IO, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+DEFAULT_SPEC = "fleet.yaml"
+
+
+class Context:
+    def __init__(self, output_format: str, debug: bool, quiet: bool, verbose: bool, limit: int):
+        self.format = output_format
+        self.debug = debug
+        self.quiet = quiet
+        self.verbose = verbose
+        self.limit = limit
+
+    def report(self, diagnostics) -> Report:
+        report = Report(limit=self.limit)
+        report.add(diagnostics)
+        lines = {"json": [report.json()], "github": report.github_lines()}.get(self.format, report.lines())
+        if self.format == "json" or report.diagnostics:
+            click.echo("\n".join(lines), err=self.format == "text")
+        return report
+
+
+def exit_code_for(diagnostics: list[Diagnostic]) -> int:
+    codes = [d.code for d in diagnostics if d.is_error]
+    if any(c.startswith("E5") for c in codes):
+        return EXIT_IO
+    if any(c.startswith("E4") for c in codes):
+        return EXIT_RENDER
+    return EXIT_SPEC if codes else EXIT_OK
+
+
+def run(ctx: Context, action) -> None:
+    """Run one command body; turn MeshgenError and bugs into the documented exit codes."""
+    try:
+        code = action()
+    except MeshgenError as exc:
+        ctx.report(exc.diagnostics)
+        code = exit_code_for(exc.diagnostics)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        code = 130
+    except Exception as exc:  # an unexpected exception is a bug, not a user error
+        if ctx.debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)", err=True)
+        code = EXIT_INTERNAL
+    sys.exit(code)
+
+
+spec_argument = click.argument("spec", type=click.Path(path_type=Path), default=DEFAULT_SPEC, required=False)
+out_option = click.option(
+    "-o", "--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]), default="text",
+              show_default=True, help="Diagnostics format: text, JSON, or GitHub workflow annotations.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print what is being done.")
+@click.option("--max-diagnostics", "limit", type=int, default=50, show_default=True, help="Cap on printed diagnostics.")
+@click.version_option(package_name="meshgen")
+@click.pass_context
+def main(click_ctx, output_format, debug, quiet, verbose, limit):
+    """Compile a fleet spec into per-cluster Istio multicluster bundles for GitOps."""
+    click_ctx.obj = Context(output_format, debug, quiet, verbose, limit)
+
+
+@main.command()
+@spec_argument
+@click.pass_obj
+def validate(ctx: Context, spec: Path):
+    """Check SPEC and print every diagnostic; exit 2 if it has errors."""
+    from meshgen.pipeline import read_spec
+
+    def action():
+        loaded = read_spec(spec)
+        ctx.report(loaded.diagnostics)
+        if not ctx.quiet and ctx.format == "text":
+            click.echo(f"{spec}: ok", err=True)
+        return EXIT_OK
+
+    run(ctx, action)
+
+
+@main.command()
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("schema/fleet.schema.json"),
+              show_default=True, help="Where to write the JSON Schema of the fleet spec.")
+@click.pass_obj
+def schema(ctx: Context, out: Path):
+    """Write the JSON Schema of the fleet spec (for editors and CI)."""
+    from meshgen.spec.schema import fleet_schema_bytes
+
+    def action():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        data = fleet_schema_bytes()
+        if not out.exists() or out.read_bytes() != data:
+            out.write_bytes(data)
+        if ctx.verbose:
+            click.echo(f"wrote {out}", err=True)
+        return EXIT_OK
+
+    run(ctx, action)
+
+
+def _sync(ctx: Context, spec: Path, out: Path, mode_name: str, validate_output: bool = True):
+    from meshgen.pipeline import Options, build
+    from meshgen.writer import Mode, sync
+
+    mode = Mode[mode_name]
+
+    def action():
+        built = build(Options(spec=spec, out=out, validate_output=validate_output))
+        ctx.report([d for d in built.diagnostics if not ctx.quiet or d.is_error])
+        plan = sync(built.tree, out, mode)
+        return _finish(ctx, plan, mode, out)
+
+    run(ctx, action)
+
+
+def _finish(ctx: Context, plan, mode, out: Path) -> int:
+    from meshgen.writer import Mode
+
+    if mode is Mode.DIFF:
+        if plan.changes:
+            click.echo(plan.diff(), nl=False)
+        return EXIT_DRIFT if plan.changes else EXIT_OK
+    if mode is Mode.CHECK:
+        for change in plan.changes:
+            click.echo(f"{change.action}: {out / change.path}")
+        if plan.changes and not ctx.quiet:
+            click.echo(f"{out} is stale: run `meshgen render` ({len(plan.changes)} files differ)", err=True)
+        return EXIT_DRIFT if plan.changes else EXIT_OK
+    if not ctx.quiet:
+        counts = {a: sum(1 for c in plan.changes if c.action == a) for a in ("create", "update", "delete")}
+        summary = ", ".join(f"{n} {a}d" for a, n in counts.items() if n) or "no changes"
+        click.echo(f"{out}: {summary}", err=True)
+    return EXIT_OK
+
+
+@main.command()
+@spec_argument
+@out_option
+@click.option("--no-validate", is_flag=True, help="Skip checking rendered objects against Istio/Kubernetes rules.")
+@click.pass_obj
+def render(ctx: Context, spec: Path, out: Path, no_validate: bool):
+    """Render SPEC into OUT (one bundle per cluster); unchanged files are left alone."""
+    _sync(ctx, spec, out, "WRITE", validate_output=not no_validate)
+
+
+@main.command()
+@spec_argument
+@out_option
+@click.pass_obj
+def check(ctx: Context, spec: Path, out: Path):
+    """Exit 1 and list the paths when OUT differs from what SPEC renders."""
+    _sync(ctx, spec, out, "CHECK")
+
+
+@main.command()
+@spec_argument
+@out_option
+@click.pass_obj
+def diff(ctx: Context, spec: Path, out: Path):
+    """Print a unified diff of what `render` would change in OUT."""
+    _sync(ctx, spec, out, "DIFF")
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))

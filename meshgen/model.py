@@ -1,0 +1,201 @@
+"""The resolved fleet: the spec with references linked, defaults applied and derived facts computed.
+
+Built by ``resolve.resolve`` after the checks passed, so every reference here is known to exist.
+Everything is read-only; iteration order is sorted by name so renderers are deterministic
+whatever the order of set-like lists in the spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from meshgen.diagnostics import Span
+from meshgen.spec.models import Cluster, Consumer, Fleet, GatewayAddress, Mesh, RootOfTrust, Service, ServicePort
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A SPIFFE identity pattern: trust domain, namespace ('*' for any), service account ('*' for any)."""
+
+    trust_domain: str
+    namespace: str = "*"
+    service_account: str = "*"
+
+    @property
+    def principal(self) -> str:
+        """AuthorizationPolicy principal: exact, or a prefix match when namespace/account are open."""
+        if self.namespace == "*":
+            return f"{self.trust_domain}/*"
+        if self.service_account == "*":
+            return f"{self.trust_domain}/ns/{self.namespace}/*"
+        return f"{self.trust_domain}/ns/{self.namespace}/sa/{self.service_account}"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Instances of a service in one cluster."""
+
+    cluster: Cluster
+    count: int
+    weight: int
+    ports: tuple[ServicePort, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A gateway through which a consumer reaches an exported service, weighted by what it fronts."""
+
+    address: str
+    port: int
+    network: str
+    locality: str
+    cluster: str
+    weight: int
+
+
+@dataclass(frozen=True)
+class ExportNode:
+    """One export, resolved: the host consumers use and who those consumers are."""
+
+    host: str
+    mesh: Mesh
+    service: Service
+    consumers: tuple[Consumer, ...]
+    consumer_clusters: tuple[str, ...]  # every cluster that may call it, sorted
+    config_clusters: tuple[str, ...]  # primaries that receive the import objects, sorted
+    identities: tuple[Identity, ...]  # who may call it, sorted
+    endpoints: tuple[Endpoint, ...]  # gateways of the exporting mesh, sorted
+    pinned_address: str | None
+    origin: Span
+
+    @property
+    def key(self) -> str:
+        return f"{self.mesh.name}/{self.service.namespace}/{self.service.name}"
+
+
+@dataclass
+class FleetModel:
+    fleet: Fleet
+    origins: dict[tuple, Span] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)  # imported host -> address, set by resolve
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    @cached_property
+    def meshes(self) -> dict[str, Mesh]:
+        return {m.name: m for m in sorted(self.fleet.meshes, key=lambda m: m.name)}
+
+    @cached_property
+    def clusters(self) -> dict[str, Cluster]:
+        return {c.name: c for c in sorted(self.fleet.clusters, key=lambda c: c.name)}
+
+    @cached_property
+    def roots(self) -> dict[str, RootOfTrust]:
+        return {r.name: r for r in self.fleet.rootsOfTrust}
+
+    @cached_property
+    def services(self) -> dict[tuple[str, str], Service]:
+        return {(s.namespace, s.name): s for s in sorted(self.fleet.services, key=lambda s: (s.namespace, s.name))}
+
+    def origin(self, *path) -> Span:
+        while path not in self.origins and path:
+            path = path[:-1]
+        return self.origins.get(path, Span("<spec>"))
+
+    # --- meshes and clusters -------------------------------------------------------------------
+
+    def mesh_of(self, cluster: str) -> Mesh:
+        return self.meshes[self.clusters[cluster].mesh]
+
+    def mesh_clusters(self, mesh: str) -> list[Cluster]:
+        return [c for c in self.clusters.values() if c.mesh == mesh]
+
+    def mesh_networks(self, mesh: str) -> list[str]:
+        return sorted({c.network for c in self.mesh_clusters(mesh)})
+
+    def multi_network(self, mesh: str) -> bool:
+        return len(self.mesh_networks(mesh)) > 1
+
+    def is_primary(self, cluster: str) -> bool:
+        return self.clusters[cluster].controlPlane.role == "primary"
+
+    def config_cluster(self, cluster: str) -> str:
+        """The primary whose istiod reads Istio config for this cluster (itself for a primary)."""
+        return self.clusters[cluster].controlPlane.primary or cluster
+
+    def primaries(self, mesh: str) -> list[Cluster]:
+        return [c for c in self.mesh_clusters(mesh) if c.controlPlane.role == "primary"]
+
+    def remotes_of(self, primary: str) -> list[Cluster]:
+        return [c for c in self.clusters.values() if c.controlPlane.primary == primary]
+
+    def gateways_for(self, cluster: str) -> list[GatewayAddress]:
+        """Gateways that front a cluster: its own, else those of same-network clusters of its mesh."""
+        own = self.clusters[cluster]
+        if own.gateways:
+            return list(own.gateways)
+        mates = [c for c in self.mesh_clusters(own.mesh) if c.network == own.network and c.gateways]
+        return [g for c in mates for g in c.gateways]
+
+    def locality(self, cluster: str) -> str:
+        loc = self.clusters[cluster].locality
+        return f"{loc.region}/{loc.zone}" if loc.zone else loc.region
+
+    # --- services ------------------------------------------------------------------------------
+
+    def placements(self, service: Service, mesh: str | None = None) -> list[Placement]:
+        out = []
+        for inst in sorted(service.instances, key=lambda i: i.cluster):
+            cluster = self.clusters[inst.cluster]
+            if mesh is None or cluster.mesh == mesh:
+                ports = tuple(inst.ports) if inst.ports is not None else tuple(service.ports)
+                out.append(Placement(cluster, inst.count, inst.weight or inst.count, ports))
+        return out
+
+    def services_in_mesh(self, mesh: str) -> list[Service]:
+        return [s for s in self.services.values() if self.placements(s, mesh)]
+
+    def service_meshes(self, service: Service) -> list[str]:
+        return sorted({self.clusters[i.cluster].mesh for i in service.instances})
+
+    def service_accounts(self, service: Service) -> list[str]:
+        return sorted(set(service.serviceAccounts) or {service.name})
+
+    def selector(self, service: Service) -> dict[str, str]:
+        return dict(sorted(service.selector.items())) if service.selector else {"app": service.name}
+
+    def host(self, service: Service) -> str:
+        return f"{service.name}.{service.namespace}.svc.cluster.local"
+
+    # --- federation ----------------------------------------------------------------------------
+
+    @cached_property
+    def exports(self) -> list[ExportNode]:
+        from meshgen.resolve import resolve_export  # local: resolve builds on this module
+
+        nodes = [resolve_export(self, i, e) for i, e in enumerate(self.fleet.exports)]
+        return sorted(nodes, key=lambda n: n.host)
+
+    def imports_for(self, config_cluster: str) -> list[ExportNode]:
+        return [e for e in self.exports if config_cluster in e.config_clusters]
+
+    def exports_of(self, mesh: str) -> list[ExportNode]:
+        return [e for e in self.exports if e.mesh.name == mesh]
+
+    def peer_meshes(self, mesh: str) -> list[str]:
+        """Meshes federated with this one in either direction."""
+        peers = set()
+        for e in self.exports:
+            consumer_meshes = {self.clusters[c].mesh for c in e.consumer_clusters}
+            if e.mesh.name == mesh:
+                peers |= consumer_meshes
+            elif mesh in consumer_meshes:
+                peers.add(e.mesh.name)
+        peers.discard(mesh)
+        return sorted(peers)
+
+    def trust_domain_aliases(self, mesh: str) -> list[str]:
+        """Trust domains of federation peers: inbound mTLS only accepts the local domain and these."""
+        own = self.meshes[mesh].trustDomain
+        return sorted({self.meshes[p].trustDomain for p in self.peer_meshes(mesh)} - {own})

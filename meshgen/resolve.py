@@ -1,0 +1,127 @@
+"""Spec -> model: link references, expand consumers, weigh gateway endpoints, allocate addresses."""
+
+from __future__ import annotations
+
+from math import lcm
+
+from meshgen.model import Endpoint, ExportNode, FleetModel, Identity
+from meshgen.spec.models import Export, Fleet
+from meshgen.spec.positions import Positions
+
+_NAMED_LISTS = ("networks", "rootsOfTrust", "meshes", "clusters", "services", "exports", "failover")
+
+
+def resolve(fleet: Fleet, positions: Positions, addresses: dict[str, str] | None = None) -> FleetModel:
+    """Build the model. ``addresses`` (imported host -> IP) comes from the address allocator."""
+    model = FleetModel(fleet, origins=_origins(fleet, positions))
+    model.addresses = dict(addresses or {})
+    return model
+
+
+def _origins(fleet: Fleet, positions: Positions) -> dict[tuple, object]:
+    """Spans keyed by ('clusters', name) etc., plus every raw key path for finer lookups."""
+    origins: dict[tuple, object] = {}
+    for kind in _NAMED_LISTS:
+        for i, item in enumerate(getattr(fleet, kind)):
+            span = positions.span((kind, i))
+            origins[(kind, i)] = span
+            origins[(kind, _item_key(kind, item, i))] = span
+    return origins
+
+
+def _item_key(kind: str, item, i: int) -> str:
+    if kind == "services":
+        return f"{item.namespace}/{item.name}"
+    if kind == "exports":
+        return f"{item.mesh}/{item.service}"
+    if kind == "failover":
+        return item.service
+    return item.name
+
+
+def export_host(fleet: Fleet, export: Export) -> str:
+    namespace, name = export.service.split("/")
+    return export.host or f"{name}.{namespace}.{fleet.settings.exportSuffix}"
+
+
+def consumer_clusters(model: FleetModel, export: Export) -> list[str]:
+    names = set()
+    for consumer in export.to:
+        if consumer.cluster:
+            names.add(consumer.cluster)
+        else:
+            names |= {c.name for c in model.mesh_clusters(consumer.mesh)}
+    return sorted(names)
+
+
+def resolve_export(model: FleetModel, index: int, export: Export) -> ExportNode:
+    namespace, name = export.service.split("/")
+    service = model.services[(namespace, name)]
+    clusters = consumer_clusters(model, export)
+    return ExportNode(
+        host=export_host(model.fleet, export),
+        mesh=model.meshes[export.mesh],
+        service=service,
+        consumers=tuple(export.to),
+        consumer_clusters=tuple(clusters),
+        config_clusters=tuple(sorted({model.config_cluster(c) for c in clusters})),
+        identities=_identities(model, export),
+        endpoints=gateway_endpoints(model, service, export.mesh),
+        pinned_address=export.address,
+        origin=model.origin("exports", index),
+    )
+
+
+def _identities(model: FleetModel, export: Export) -> tuple[Identity, ...]:
+    found = set()
+    for consumer in export.to:
+        mesh = consumer.mesh or model.clusters[consumer.cluster].mesh
+        domain = model.meshes[mesh].trustDomain
+        if consumer.serviceAccounts:
+            found |= {Identity(domain, *item.split("/")) for item in consumer.serviceAccounts}
+        elif consumer.namespaces:
+            found |= {Identity(domain, ns) for ns in consumer.namespaces}
+        else:
+            found.add(Identity(domain))
+    return tuple(sorted(found, key=lambda i: (i.trust_domain, i.namespace, i.service_account)))
+
+
+def gateway_endpoints(model: FleetModel, service, mesh: str) -> tuple[Endpoint, ...]:
+    """One endpoint per gateway address, weighted by the instances it fronts (Istio's EDS rule:
+    a placement's weight is split evenly over the gateways of its network)."""
+    fronting = []
+    for placement in model.placements(service, mesh):
+        owners = _gateway_owners(model, placement.cluster)
+        gateways = [(owner, gw) for owner in owners for gw in owner.gateways]
+        if gateways:
+            fronting.append((placement.weight, gateways))
+    if not fronting:
+        return ()
+    scale = lcm(*(len(gateways) for _, gateways in fronting))
+    merged: dict[tuple[str, int], list] = {}
+    for weight, gateways in fronting:
+        share = weight * scale // len(gateways)
+        for owner, gw in gateways:
+            entry = merged.setdefault((gw.address, gw.port), [owner, 0])
+            entry[1] += share
+    divisor = _gcd_all(weight for _, weight in merged.values())
+    endpoints = [
+        Endpoint(address, port, owner.network, model.locality(owner.name), owner.name, weight // divisor)
+        for (address, port), (owner, weight) in merged.items()
+    ]
+    return tuple(sorted(endpoints, key=lambda e: (e.cluster, e.address, e.port)))
+
+
+def _gateway_owners(model: FleetModel, cluster):
+    if cluster.gateways:
+        return [cluster]
+    return [c for c in model.mesh_clusters(cluster.mesh) if c.network == cluster.network and c.gateways]
+
+
+def _gcd_all(values) -> int:
+    from math import gcd
+
+    result = 0
+    for value in values:
+        result = gcd(result, value)
+    return result or 1
