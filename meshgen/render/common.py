@@ -1,0 +1,23 @@
+"""Small builders shared by the renderer families."""
+
+from __future__ import annotations
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "meshgen"}
+ISTIO_NAMESPACE = "istio-system"
+
+
+def metadata(name: str, namespace: str | None = None, labels: dict | None = None,
+             annotations: dict | None = None) -> dict:
+    meta: dict = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    meta["labels"] = {**MANAGED_BY, **dict(sorted((labels or {}).items()))}
+    if annotations:
+        meta["annotations"] = dict(sorted(annotations.items()))
+    return meta
+
+
+def obj(api_version: str, kind: str, meta: dict, **fields) -> dict:
+    body = {"apiVersion": api_version, "kind": kind, "metadata": meta}
+    body.update(fields)
+    return body
