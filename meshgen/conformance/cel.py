@@ -16,6 +16,7 @@ below as custom functions. Rules are compiled once; results are cached by (rule,
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -24,7 +25,7 @@ import cel as _cel
 from meshgen.conformance.finding import Finding, child, entry
 
 _CACHE_LIMIT = 500_000
-_results: dict[tuple, str | None] = {}  # (rule, canonical self) -> None (passed) or why it failed
+_results: dict[tuple, tuple] = {}  # (rules, canonical self) -> per rule: None (passed) or why it failed
 
 
 def _substring(text: str, start: int, end: int | None = None) -> str:
@@ -62,10 +63,16 @@ class Rule:
 
 @dataclass
 class Plan:
-    """The part of one schema node that carries rules, with the children that lead to more."""
+    """The part of one schema node that carries rules, with the children that lead to more.
+
+    ``fields``: the only fields of ``self`` the node's rules read (``self.<field>`` and nothing
+    else), so that just those are converted to CEL values and used as the cache key; None when a
+    rule uses ``self`` as a whole (``self.all(...)``, ``duration(self)``).
+    """
 
     type: str = ""
     rules: tuple[Rule, ...] = ()
+    fields: frozenset[str] | None = None
     list_type: str = ""
     list_keys: tuple[str, ...] = ()
     properties: dict[str, Plan] = field(default_factory=dict)
@@ -73,14 +80,31 @@ class Plan:
     items: Plan | None = None
 
 
+_SELF = re.compile(r"\bself\b(\.([A-Za-z_]\w*)(?!\w)(\s*\()?)?")
+
+
+def self_fields(rules) -> frozenset[str] | None:
+    """The fields of ``self`` the rules read, or None if any rule needs ``self`` whole."""
+    names: set[str] = set()
+    for rule in rules:
+        for match in _SELF.finditer(rule.rule):
+            name, call = match.group(2), match.group(3)
+            if name is None or call is not None or "__" in name:
+                return None
+            names.add(name)
+    return frozenset(names)
+
+
 def plan_for(schema: dict) -> Plan | None:
     """Build the walking plan of a schema node; None when nothing below it has a rule."""
     if not isinstance(schema, dict):
         return None
     properties = {name: sub for name, sub in ((n, plan_for(s)) for n, s in schema.get("properties", {}).items()) if sub}
+    rules = tuple(_rules(schema))
     plan = Plan(
         type=schema.get("type", "") if isinstance(schema.get("type"), str) else "",
-        rules=tuple(_rules(schema)),
+        rules=rules,
+        fields=self_fields(rules),
         list_type=schema.get("x-kubernetes-list-type", "") if schema.get("x-kubernetes-list-type") in ("map", "set") else "",
         list_keys=tuple(schema.get("x-kubernetes-list-map-keys", ())),
         properties=properties,
@@ -103,54 +127,69 @@ def findings(plan: Plan | None, obj, report_errors: bool = True) -> list[Finding
     """Every broken rule under ``plan`` for ``obj``; evaluation errors only if ``report_errors``."""
     out: list[Finding] = []
     if plan is not None:
-        _walk(plan, obj, "", out, report_errors)
+        _walk(plan, obj, (), out, report_errors)
     return out
 
 
-def _walk(plan: Plan, node, path: str, out: list, report_errors: bool) -> None:
+def _walk(plan: Plan, node, parts: tuple, out: list, report_errors: bool) -> None:
     expected = _TYPES.get(plan.type)
     if node is None or (expected and (not isinstance(node, expected) or isinstance(node, bool) != (plan.type == "boolean"))):
         return  # a type mismatch is the schema layer's finding
     if plan.rules:
-        _check_rules(plan.rules, node, path, out, report_errors)
+        _check_rules(plan, node, parts, out, report_errors)
     if isinstance(node, dict):
         for name, sub in plan.properties.items():
             if name in node:
-                _walk(sub, node[name], child(path, name), out, report_errors)
+                _walk(sub, node[name], (*parts, name), out, report_errors)
         if plan.additional is not None:
             for key, value in node.items():
-                _walk(plan.additional, value, entry(path, key), out, report_errors)
+                _walk(plan.additional, value, (*parts, (key,)), out, report_errors)
     elif isinstance(node, list):
         if plan.list_type:
-            out.extend(_duplicates(plan, node, path))
+            out.extend(_duplicates(plan, node, _path(parts)))
         if plan.items is not None:
             for index, value in enumerate(node):
-                _walk(plan.items, value, child(path, index), out, report_errors)
+                _walk(plan.items, value, (*parts, index), out, report_errors)
 
 
-def _check_rules(rules, node, path: str, out: list, report_errors: bool) -> None:
-    key = _canonical(node)
-    for rule in rules:
-        failure = _evaluate(rule, node, key)
+def _path(parts: tuple) -> str:
+    """Field names join with '.', list indexes as [i], map keys (1-tuples) as [key]."""
+    path = ""
+    for part in parts:
+        path = entry(path, part[0]) if isinstance(part, tuple) else child(path, part)
+    return path
+
+
+def _check_rules(plan: Plan, node, parts: tuple, out: list, report_errors: bool) -> None:
+    if plan.fields is not None and isinstance(node, dict):
+        node = {name: node[name] for name in plan.fields if name in node}
+    for rule, failure in zip(plan.rules, _evaluate(plan.rules, node)):
         if failure is None or (failure != rule.message and not report_errors):
             continue
+        path = _path(parts)
         where = child(path, rule.field_path) if rule.field_path else path
         out.append(Finding(where, f'Invalid value: "{_json_type(node)}": {failure}', "cel"))
 
 
-def _evaluate(rule: Rule, node, key) -> str | None:
-    cache_key = (rule.rule, key)
-    if cache_key in _results:
-        return _results[cache_key]
-    try:
-        passed = _program(rule.rule).execute({"self": node, **FUNCTIONS}) is True
-        failure = None if passed else rule.message
-    except Exception as error:  # the evaluator raises ValueError/RuntimeError/KeyError/TypeError
-        failure = f"{rule.message}: rule evaluation error: {_wording(str(error))}"
+def _evaluate(rules: tuple[Rule, ...], node) -> tuple[str | None, ...]:
+    """Each rule's failure message (None: passed), converting ``self`` to CEL once for all of them."""
+    cache_key = (rules, _canonical(node))
+    cached = _results.get(cache_key)
+    if cached is not None:
+        return cached
+    context = _cel.Context(variables={"self": node}, functions=FUNCTIONS)
+    result = tuple(_run(rule, context) for rule in rules)
     if len(_results) >= _CACHE_LIMIT:
         _results.clear()
-    _results[cache_key] = failure
-    return failure
+    _results[cache_key] = result
+    return result
+
+
+def _run(rule: Rule, context) -> str | None:
+    try:
+        return None if _program(rule.rule).execute(context) is True else rule.message
+    except Exception as error:  # the evaluator raises ValueError/RuntimeError/KeyError/TypeError
+        return f"{rule.message}: rule evaluation error: {_wording(str(error))}"
 
 
 @lru_cache(maxsize=None)

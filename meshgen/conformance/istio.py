@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from meshgen.conformance.finding import ERROR, WARNING, Finding, child, entry
 from meshgen.conformance.syntax import (
-    HTTP_FAMILY, TLS_FAMILY, fqdn_error, is_cidr, is_dns1123_label, is_host_label, is_ip, is_ip_or_cidr,
+    HTTP_FAMILY, TLS_FAMILY, fqdn_error, is_cidr, is_dns1123_label, is_ip, is_ip_or_cidr,
     is_partial_wildcard, is_port, label_key_error, label_value_error, protocol_valid, wildcard_domain_error,
 )
 

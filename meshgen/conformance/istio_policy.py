@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from meshgen.conformance.finding import WARNING, Finding, child, entry
 from meshgen.conformance.istio import _dict, _list, export_to, label_map, selector_labels
-from meshgen.conformance.syntax import is_dns1123_label, is_ip_or_cidr, wildcard_domain_error
+from meshgen.conformance.syntax import is_dns1123_label, wildcard_domain_error
 
 _DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h)")
 _NANOS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}

@@ -6,7 +6,7 @@ import re
 
 from meshgen.conformance.finding import Finding, child, entry
 from meshgen.conformance.istio import _dict, _list, selector_labels
-from meshgen.conformance.syntax import is_dns1123_subdomain, is_ip_or_cidr
+from meshgen.conformance.syntax import is_ip_or_cidr
 
 TARGET_KINDS = {("", "Service"), ("networking.istio.io", "ServiceEntry"),
                 ("gateway.networking.k8s.io", "Gateway"), ("gateway.networking.k8s.io", "GatewayClass")}
