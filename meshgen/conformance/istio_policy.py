@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import lru_cache
 
 from meshgen.conformance.finding import WARNING, Finding, child, entry
 from meshgen.conformance.istio import _dict, _list, export_to, label_map, selector_labels
@@ -17,6 +18,7 @@ POLICY_FIELDS = ("outlierDetection", "connectionPool", "loadBalancer", "tls", "p
 TOPOLOGY_LABELS = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone")
 
 
+@lru_cache(maxsize=4096)
 def duration_error(value) -> str:
     """ValidateDuration: a Go/proto duration string of at least 1ms, in whole milliseconds."""
     text = str(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import lru_cache
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253
@@ -19,6 +20,20 @@ _HOST_LABEL = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 _WILDCARD_LABEL = re.compile(r"^(\*|(\*|\*-)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)$")
 _QUALIFIED_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _memo(function):
+    """Rendered fleets repeat the same hosts, labels and addresses: memoise checks of hashable values."""
+    cached = lru_cache(maxsize=65536)(function)
+
+    def check(value):
+        try:
+            return cached(value)
+        except TypeError:  # an unhashable value (a list where a string belongs): the schema reports it
+            return function(value)
+
+    check.__doc__ = function.__doc__
+    return check
 
 PROTOCOLS = frozenset(
     {"TCP", "UDP", "GRPC", "GRPC-WEB", "HTTP", "HTTP_PROXY", "HTTP2", "HTTPS", "TLS", "MONGO", "REDIS", "MYSQL"}
@@ -50,6 +65,7 @@ def dns_labels_error(domain: str) -> str:
     return ""
 
 
+@_memo
 def wildcard_domain_error(domain) -> str:
     """ValidateWildcardDomain: '' when valid, else why not (IP literals fail)."""
     if not isinstance(domain, str) or not domain:
@@ -62,6 +78,7 @@ def wildcard_domain_error(domain) -> str:
     return dns_labels_error(rest) if dot else ""
 
 
+@_memo
 def fqdn_error(domain) -> str:
     """ValidateFQDN: like a wildcard domain, but no wildcard at all."""
     if not isinstance(domain, str) or not domain:
@@ -75,6 +92,7 @@ def is_partial_wildcard(host: str) -> bool:
     return "*" in host and host != "*" and not host.startswith("*.")
 
 
+@_memo
 def is_ip(value) -> bool:
     try:
         ipaddress.ip_address(value)
@@ -83,6 +101,7 @@ def is_ip(value) -> bool:
     return True
 
 
+@_memo
 def is_cidr(value) -> bool:
     if not isinstance(value, str) or value.count("/") != 1:
         return False
@@ -104,6 +123,7 @@ def protocol_valid(protocol) -> bool:
     return protocol in (None, "") or (isinstance(protocol, str) and protocol.upper() in PROTOCOLS)
 
 
+@_memo
 def label_key_error(key) -> str:
     """A qualified name: optional DNS-1123 subdomain prefix (≤253) and '/', then a name ≤63."""
     if not isinstance(key, str) or not key:
@@ -119,6 +139,7 @@ def label_key_error(key) -> str:
     return ""
 
 
+@_memo
 def label_value_error(value) -> str:
     if not isinstance(value, str):
         return "label value must be a string"

@@ -35,7 +35,9 @@ def validate_object(obj: dict, layers=LAYERS) -> list[Finding]:
     if "cel" in layers:
         plan = _plan(obj.get("apiVersion"), obj.get("kind"))
         out += cel.findings(plan, obj, report_errors=not schema_errors)
-    if "istio" in layers:
+    if "istio" in layers and not schema_errors:
+        # istiod's validating webhook only sees objects the API server's schema accepted, and its
+        # rules assume the schema's types; a schema error is reported first, as kubectl would.
         out += istio_findings(obj)
     if "metadata" in layers:
         out += kube.metadata_findings(obj)
