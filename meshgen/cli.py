@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from meshgen.diagnostics import Diagnostic, MeshgenError, Report
+from meshgen.diagnostics import Diagnostic, MeshgenError, Report, Span
 
 EXIT_OK, EXIT_DRIFT, EXIT_SPEC, EXIT_RENDER, EXIT_IO, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 DEFAULT_SPEC = "fleet.yaml"
@@ -192,3 +193,30 @@ def diff(ctx: Context, spec: Path, out: Path):
 
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("out", type=click.Path(path_type=Path), default=Path("out"), required=False)
+@click.option("--kubeconform", "use_kubeconform", is_flag=True,
+              help="Also run kubeconform (must be on PATH) with meshgen's schema/ folder as schema location.")
+@click.pass_obj
+def lint(ctx: Context, out: Path, use_kubeconform: bool):
+    """Validate an existing output tree against Istio's and Kubernetes' rules (exit 3 on findings)."""
+    from meshgen.conformance import SCHEMA_DIR, KubeconformNotFound, lint_tree, run_kubeconform
+
+    def action():
+        if not out.is_dir():
+            raise MeshgenError([Diagnostic("E505", f"output folder {out} does not exist", Span(str(out)))])
+        diagnostics = [replace(d, span=replace(d.span, file=str(out / d.span.file))) for d in lint_tree(out)]
+        report = ctx.report(diagnostics)
+        code = EXIT_RENDER if report.has_errors else EXIT_OK
+        if use_kubeconform:
+            try:
+                status, output = run_kubeconform(out, SCHEMA_DIR)
+            except KubeconformNotFound as exc:
+                raise MeshgenError([Diagnostic("E506", str(exc), Span(str(out)))]) from None
+            click.echo(output, nl=False)
+            code = code or (EXIT_RENDER if status else EXIT_OK)
+        return code
+
+    run(ctx, action)
