@@ -1,0 +1,199 @@
+"""Federation between meshes: the exporter's SNI route and exposure, the consumer's import objects.
+
+Modern manual-discovery federation (reference §5.10), one host per ServiceEntry:
+
+* Exporter, every primary of the exporting mesh -> ``federation-exports.yaml``:
+  a ``ServiceEntry`` for the exported name selecting the service's workloads, so the east-west
+  gateway builds an SNI filter chain ``outbound_.<port>_._.<host>`` for it; and one Gateway
+  ``federation-exports`` that exposes exactly the exported hosts through AUTO_PASSTHROUGH on 15443
+  (never a wildcard: every host a gateway lists is reachable by anyone who reaches its address).
+* Consumer, every primary configuring a consumer cluster -> ``federation-imports.yaml``:
+  a ``ServiceEntry`` with the allocated address, the exporter's gateways as endpoints (weighted by
+  the instances each fronts, labelled ``security.istio.io/tlsMode: istio`` so Istio keeps them
+  as mTLS endpoints) and the exporter's SPIFFE identities as ``subjectAltNames``; and a
+  ``DestinationRule`` forcing ISTIO_MUTUAL (the gateway passes the stream through, so the sidecar's
+  mTLS is what reaches the workload), with locality failover when the host has several localities.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from meshgen.diagnostics import Diagnostic, MeshgenError
+from meshgen.model import ExportNode, FleetModel
+from meshgen.render import bundle_path
+from meshgen.render.common import ISTIO_NAMESPACE, metadata, obj
+from meshgen.render.resource import Resource
+
+NETWORKING = "networking.istio.io/v1"
+EXPORTS_FILE = "federation-exports.yaml"
+IMPORTS_FILE = "federation-imports.yaml"
+EXPOSURE_GATEWAY = "federation-exports"
+EXPOSURE_PORT = {"number": 15443, "name": "tls-federation", "protocol": "TLS"}
+EASTWEST_SELECTOR = {"istio": "eastwestgateway"}
+# meshgen allocates import addresses itself; Istio's auto-allocation must not add a second one.
+NO_AUTOALLOCATE = {"networking.istio.io/enable-autoallocate-ip": "false"}
+OUTLIER_DETECTION = {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"}
+FAILOVER_PRIORITY = ["topology.kubernetes.io/region", "topology.kubernetes.io/zone"]
+
+
+def render(model: FleetModel) -> list[Resource]:
+    check_addresses(model)
+    out: list[Resource] = []
+    for mesh in model.meshes:
+        out += exporter_resources(model, mesh)
+    for export in model.exports:
+        out += importer_resources(model, export)
+    return out
+
+
+def check_addresses(model: FleetModel) -> None:
+    """E403 for every imported host without an allocated address (all of them, not the first)."""
+    missing = [e for e in model.exports if e.config_clusters and e.host not in model.addresses]
+    if missing:
+        raise MeshgenError([
+            Diagnostic("E403", f"no address allocated for imported host '{e.host}'", e.origin,
+                       hint="the address allocator assigns one from `settings.addressRange` (or pin `address:`)")
+            for e in missing
+        ])
+
+
+# --- exporter side ---------------------------------------------------------------------------------
+
+
+def exporter_resources(model: FleetModel, mesh: str) -> list[Resource]:
+    exports = model.exports_of(mesh)
+    if not exports:
+        return []
+    out = []
+    for primary in model.primaries(mesh):
+        path = bundle_path(primary.name, EXPORTS_FILE)
+        out += [Resource(path, export_service_entry(model, e, primary.name), e.origin) for e in exports]
+        out.append(Resource(path, exposure_gateway(exports), model.origin("meshes", mesh)))
+    return out
+
+
+def export_service_entry(model: FleetModel, export: ExportNode, primary: str) -> dict:
+    """The exported name, backed by the service's own workloads (no endpoints: a workloadSelector)."""
+    service = export.service
+    ports = [{"name": p.name, "number": p.number, "protocol": p.protocol, "targetPort": p.targetPort or p.number}
+             for p in workload_ports(model, service, primary)]
+    spec = {
+        "hosts": [export.host],
+        "ports": ports,
+        "location": "MESH_INTERNAL",
+        "resolution": "STATIC",
+        "workloadSelector": {"labels": model.selector(service)},
+    }
+    return obj(NETWORKING, "ServiceEntry", metadata(export.host, service.namespace), spec=spec)
+
+
+def workload_ports(model: FleetModel, service, primary: str) -> list:
+    """Ports as deployed in the first cluster this primary configures (itself or a remote)."""
+    return deployed_ports(model, service, primary)[0]
+
+
+def deployed_ports(model: FleetModel, service, primary: str) -> list[list]:
+    """Port lists of every placement this primary configures (itself and its remotes), or the spec's
+    ports when none of them runs the service. Names, numbers and protocols agree within a mesh
+    (E207); only target ports may differ per cluster."""
+    found = [list(p.ports) for p in model.placements(service) if model.config_cluster(p.cluster.name) == primary]
+    return found or [list(service.ports)]
+
+
+def exposure_gateway(exports: list[ExportNode]) -> dict:
+    server = {"port": dict(EXPOSURE_PORT), "tls": {"mode": "AUTO_PASSTHROUGH"},
+              "hosts": sorted(e.host for e in exports)}
+    spec = {"selector": dict(EASTWEST_SELECTOR), "servers": [server]}
+    return obj(NETWORKING, "Gateway", metadata(EXPOSURE_GATEWAY, ISTIO_NAMESPACE), spec=spec)
+
+
+# --- consumer side ---------------------------------------------------------------------------------
+
+
+def importer_resources(model: FleetModel, export: ExportNode) -> list[Resource]:
+    out = []
+    for cluster in export.config_clusters:
+        path = bundle_path(cluster, IMPORTS_FILE)
+        out.append(Resource(path, import_service_entry(model, export), export.origin))
+        out.append(Resource(path, import_destination_rule(model, export), export.origin))
+    return out
+
+
+def import_service_entry(model: FleetModel, export: ExportNode) -> dict:
+    service = export.service
+    spec = {
+        "hosts": [export.host],
+        "addresses": [model.addresses[export.host]],
+        "ports": [{"name": p.name, "number": p.number, "protocol": p.protocol} for p in service.ports],
+        "location": "MESH_INTERNAL",
+        "resolution": resolution(export),
+        "endpoints": [_endpoint(service, e) for e in export.endpoints],
+        "subjectAltNames": subject_alt_names(model, export),
+    }
+    meta = metadata(export.host, model.fleet.settings.importNamespace, labels=NO_AUTOALLOCATE)
+    return obj(NETWORKING, "ServiceEntry", meta, spec=spec)
+
+
+def resolution(export: ExportNode) -> str:
+    """STATIC when every gateway address is an IP (SE14 rejects names there), else DNS (SE17)."""
+    return "STATIC" if all(_is_ip(e.address) for e in export.endpoints) else "DNS"
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def _endpoint(service, endpoint) -> dict:
+    return {
+        "address": endpoint.address,
+        "ports": {p.name: endpoint.port for p in service.ports},
+        "labels": {"security.istio.io/tlsMode": "istio", "topology.istio.io/cluster": endpoint.cluster},
+        "network": endpoint.network,
+        "locality": endpoint.locality,
+        "weight": endpoint.weight,
+    }
+
+
+def subject_alt_names(model: FleetModel, export: ExportNode) -> list[str]:
+    """The exported workloads' SPIFFE identities, in the exporting mesh's trust domain."""
+    domain = export.mesh.trustDomain
+    namespace = export.service.namespace
+    return [f"spiffe://{domain}/ns/{namespace}/sa/{sa}" for sa in model.service_accounts(export.service)]
+
+
+def import_destination_rule(model: FleetModel, export: ExportNode) -> dict:
+    policy: dict = {}
+    if spans_localities(export):
+        policy["loadBalancer"] = {"localityLbSetting": locality_setting(model, export)}
+        policy["outlierDetection"] = dict(OUTLIER_DETECTION)  # failover does nothing without it
+    policy["tls"] = {"mode": "ISTIO_MUTUAL", "subjectAltNames": subject_alt_names(model, export)}
+    spec = {"host": export.host, "trafficPolicy": policy}
+    meta = metadata(export.host, model.fleet.settings.importNamespace)
+    return obj(NETWORKING, "DestinationRule", meta, spec=spec)
+
+
+def spans_localities(export: ExportNode) -> bool:
+    return len({(e.locality, e.cluster) for e in export.endpoints}) > 1
+
+
+def locality_setting(model: FleetModel, export: ExportNode) -> dict:
+    """Region order from a matching `failover` entry, else prefer the caller's region, then zone.
+    (`failover` may not be combined with a region/zone failoverPriority: DR8.)"""
+    regions = failover_regions(model, export)
+    if len(regions) > 1:
+        pairs = [{"from": a, "to": b} for a, b in zip(regions, regions[1:])]
+        return {"enabled": True, "failover": pairs}
+    return {"enabled": True, "failoverPriority": list(FAILOVER_PRIORITY)}
+
+
+def failover_regions(model: FleetModel, export: ExportNode) -> list[str]:
+    key = f"{export.service.namespace}/{export.service.name}"
+    for entry in model.fleet.failover:
+        if entry.service == key and entry.mesh in (None, export.mesh.name):
+            return list(entry.regions)
+    return []

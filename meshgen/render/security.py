@@ -1,0 +1,83 @@
+"""Federation closed by default: mesh-wide mTLS and one ALLOW policy per exported workload.
+
+* ``PeerAuthentication default`` in the root namespace of every primary: ``mtls.mode`` from the
+  mesh (STRICT unless the spec says PERMISSIVE). Plain text would bypass identity checks.
+* For every exported service, in every primary of the exporting mesh: an ALLOW
+  ``AuthorizationPolicy`` in the service's namespace selecting its workloads. Once one ALLOW policy
+  applies to a workload, every request it does not match is denied (reference §8.1), so the
+  workload accepts exactly the export's consumers and the service's in-mesh ``callers``, on its
+  workload (target) ports, which is what the destination sidecar sees.
+
+Nothing selects the east-west gateway: AUTO_PASSTHROUGH chains carry no authorization filter, so
+enforcement can only happen at the destination workload.
+
+Caveat: istiod expands a principal whose trust domain is the local domain or one of its
+``trustDomainAliases`` to the local domain plus every alias (reference §5.9); when federation peers
+are trusted through aliases, ``prod/ns/a/sa/b`` and ``staging/ns/a/sa/b`` are equivalent here.
+"""
+
+from __future__ import annotations
+
+from meshgen.model import ExportNode, FleetModel, Identity
+from meshgen.render import bundle_path
+from meshgen.render.common import ISTIO_NAMESPACE, metadata, obj
+from meshgen.render.federation import deployed_ports
+from meshgen.render.resource import Resource
+
+SECURITY = "security.istio.io/v1"
+SECURITY_FILE = "security.yaml"
+
+
+def render(model: FleetModel) -> list[Resource]:
+    out = []
+    for mesh in model.meshes.values():
+        for primary in model.primaries(mesh.name):
+            path = bundle_path(primary.name, SECURITY_FILE)
+            out.append(Resource(path, peer_authentication(mesh.mtls), model.origin("meshes", mesh.name)))
+            out += [Resource(path, allow_policy(model, exports, primary.name), exports[0].origin)
+                    for exports in exports_by_service(model, mesh.name)]
+    return out
+
+
+def peer_authentication(mode: str) -> dict:
+    return obj(SECURITY, "PeerAuthentication", metadata("default", ISTIO_NAMESPACE), spec={"mtls": {"mode": mode}})
+
+
+def exports_by_service(model: FleetModel, mesh: str) -> list[list[ExportNode]]:
+    """A mesh's exports grouped per service (a service exported under two names has one policy)."""
+    groups: dict[tuple[str, str], list[ExportNode]] = {}
+    for export in model.exports_of(mesh):
+        groups.setdefault((export.service.namespace, export.service.name), []).append(export)
+    return [groups[key] for key in sorted(groups)]
+
+
+def policy_name(service) -> str:
+    return f"{service.name}-federation-allow"
+
+
+def allow_policy(model: FleetModel, exports: list[ExportNode], primary: str) -> dict:
+    service = exports[0].service
+    rule = {
+        "from": [{"source": {"principals": allowed_principals(model, exports)}}],
+        "to": [{"operation": {"ports": target_ports(model, service, primary)}}],
+    }
+    spec = {"selector": {"matchLabels": model.selector(service)}, "action": "ALLOW", "rules": [rule]}
+    return obj(SECURITY, "AuthorizationPolicy", metadata(policy_name(service), service.namespace), spec=spec)
+
+
+def allowed_principals(model: FleetModel, exports: list[ExportNode]) -> list[str]:
+    """Consumers of every export of the service, plus its in-mesh callers (exporting trust domain)."""
+    found = {identity.principal for export in exports for identity in export.identities}
+    found |= {identity.principal for identity in caller_identities(exports[0])}
+    return sorted(found)
+
+
+def caller_identities(export: ExportNode) -> list[Identity]:
+    domain = export.mesh.trustDomain
+    return [Identity(domain, c.namespace, c.serviceAccount or "*") for c in export.service.callers]
+
+
+def target_ports(model: FleetModel, service, primary: str) -> list[str]:
+    """Every port the workloads listen on (the Service port when no targetPort), as strings."""
+    numbers = {p.targetPort or p.number for ports in deployed_ports(model, service, primary) for p in ports}
+    return [str(n) for n in sorted(numbers)]
