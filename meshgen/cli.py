@@ -220,3 +220,31 @@ def lint(ctx: Context, out: Path, use_kubeconform: bool):
         return code
 
     run(ctx, action)
+
+
+@main.command()
+@spec_argument
+@click.option("--format", "graph_format", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
+              show_default=True, help="Mermaid text, Graphviz DOT, or SVG drawn by Graphviz `dot` (must be on PATH).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the picture to this file instead of standard output.")
+@click.pass_obj
+def graph(ctx: Context, spec: Path, graph_format: str, output: Path | None):
+    """Draw the fleet: meshes, networks, clusters, gateways, exports and roots of trust."""
+    from meshgen.graph import render_graph, to_svg
+    from meshgen.pipeline import read_spec, resolve_model
+
+    def action():
+        model = resolve_model(read_spec(spec))
+        text = render_graph(model, "dot" if graph_format == "svg" else graph_format)
+        data = to_svg(text) if graph_format == "svg" else text.encode()
+        if output is None:
+            click.echo(data, nl=False)
+            return EXIT_OK
+        try:
+            output.write_bytes(data)
+        except OSError as exc:
+            raise MeshgenError([Diagnostic("E513", f"cannot write {output}: {exc.strerror}", Span(str(output)))]) from None
+        return EXIT_OK
+
+    run(ctx, action)
