@@ -1,0 +1,69 @@
+"""traffic.yaml (primaries only): locality failover for services placed in several clusters of a mesh.
+
+One DestinationRule per such service in the service's namespace (reference §7.1):
+
+* by default ``failoverPriority`` network, region, zone: stay on the caller's network, then in
+  its region, then its zone, before crossing a gateway;
+* when ``failover`` in the spec names the service, region pairs (each region fails over to the
+  next one in the list) *instead*: the validator rejects ``failover`` together with a
+  ``failoverPriority`` naming region or zone labels.
+
+``outlierDetection`` is always set: without it Istio never fails over (reference §7.1, [LB]).
+Imported ``.global`` hosts are the federation renderer's.
+"""
+
+from __future__ import annotations
+
+from meshgen.model import FleetModel
+from meshgen.render import Resource, bundle_path
+from meshgen.render.common import metadata, obj
+from meshgen.spec.models import Service
+
+FILE = "traffic.yaml"
+FAILOVER_PRIORITY = ("topology.istio.io/network", "topology.kubernetes.io/region", "topology.kubernetes.io/zone")
+OUTLIER_DETECTION = {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"}
+
+
+def render(model: FleetModel) -> list[Resource]:
+    resources = []
+    for name in model.clusters:
+        if not model.is_primary(name):
+            continue
+        mesh = model.clusters[name].mesh
+        for service in failover_services(model, mesh):
+            origin = model.origin("services", f"{service.namespace}/{service.name}")
+            resources.append(Resource(bundle_path(name, FILE), destination_rule(model, service, mesh), origin))
+    return resources
+
+
+def failover_services(model: FleetModel, mesh: str) -> list[Service]:
+    """Services with instances in more than one cluster of the mesh."""
+    return [s for s in model.services_in_mesh(mesh) if len(model.placements(s, mesh)) > 1]
+
+
+def failover_regions(model: FleetModel, service: Service, mesh: str) -> list[str]:
+    """The regions of the first ``failover`` entry for this service (and mesh, when it names one)."""
+    key = f"{service.namespace}/{service.name}"
+    for entry in model.fleet.failover:
+        if entry.service == key and entry.mesh in (None, mesh):
+            return list(entry.regions)
+    return []
+
+
+def locality_setting(regions: list[str]) -> dict:
+    pairs = [{"from": a, "to": b} for a, b in zip(regions, regions[1:]) if a != b]
+    if pairs:
+        return {"enabled": True, "failover": pairs}
+    return {"enabled": True, "failoverPriority": list(FAILOVER_PRIORITY)}
+
+
+def destination_rule(model: FleetModel, service: Service, mesh: str) -> dict:
+    regions = failover_regions(model, service, mesh)
+    spec = {
+        "host": model.host(service),
+        "trafficPolicy": {
+            "loadBalancer": {"localityLbSetting": locality_setting(regions)},
+            "outlierDetection": dict(OUTLIER_DETECTION),
+        },
+    }
+    return obj("networking.istio.io/v1", "DestinationRule", metadata(service.name, service.namespace), spec=spec)

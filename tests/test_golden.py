@@ -1,0 +1,118 @@
+"""Golden trees: one folder per topology, ``fleet.yaml`` in, the full rendered tree in ``expected/``.
+
+Every case is rendered twice (the bytes must not change), compared file by file with a unified
+diff per mismatch, and every cluster bundle of the expected tree must build with
+``kubectl kustomize``. ``pytest --update-golden`` rewrites ``expected/``; review the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from meshgen.pipeline import Options, build
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+EXAMPLE = ROOT / "fleet.example.yaml"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "fleet.yaml").is_file())
+
+
+def render_tree(spec: Path) -> dict[str, bytes]:
+    return build(Options(spec=spec)).tree
+
+
+def read_tree(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def write_tree(folder: Path, tree: dict[str, bytes]) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    for relative, data in tree.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def tree_diff(expected: dict[str, bytes], actual: dict[str, bytes]) -> str:
+    """Per-file unified diffs; a missing or unexpected file shows as a diff against nothing."""
+    chunks = []
+    for path in sorted(set(expected) | set(actual)):
+        old, new = expected.get(path), actual.get(path)
+        if old == new:
+            continue
+        chunks.extend(
+            difflib.unified_diff(
+                _lines(old),
+                _lines(new),
+                fromfile=f"expected/{path}" if old is not None else "/dev/null",
+                tofile=f"rendered/{path}" if new is not None else "/dev/null",
+            )
+        )
+    return "".join(chunks)
+
+
+def _lines(data: bytes | None) -> list[str]:
+    return [] if data is None else data.decode("utf-8").splitlines(keepends=True)
+
+
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    if not found:
+        pytest.fail("kubectl is not on PATH: the golden tests build every cluster bundle with "
+                    "`kubectl kustomize`; install kubectl (CI does) and re-run")
+    return found
+
+
+def kustomize_failures(tree_root: Path) -> list[str]:
+    """`kubectl kustomize` on every clusters/* folder; the error text of each one that fails."""
+    executable = kubectl()
+    failures = []
+    for folder in sorted((tree_root / "clusters").iterdir()):
+        if not (folder / "kustomization.yaml").is_file():
+            continue
+        run = subprocess.run([executable, "kustomize", str(folder)], capture_output=True, text=True, check=False)
+        if run.returncode != 0:
+            failures.append(f"{folder.name}: {run.stderr.strip()}")
+    return failures
+
+
+def test_golden_cases_exist():
+    assert {"single-network-two-primaries", "two-networks", "primary-remote"} <= set(CASES)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_tree(case: str, update_golden: bool):
+    folder = GOLDEN / case
+    tree = render_tree(folder / "fleet.yaml")
+    assert render_tree(folder / "fleet.yaml") == tree, "a second render of the same spec gave different bytes"
+    if update_golden:
+        write_tree(folder / "expected", tree)
+    diff = tree_diff(read_tree(folder / "expected"), tree)
+    assert not diff, f"rendered tree differs from {case}/expected (re-run with --update-golden and review):\n{diff}"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_bundles_build_with_kustomize(case: str):
+    expected = GOLDEN / case / "expected"
+    assert (expected / "clusters").is_dir(), f"{case}/expected/clusters is missing; run with --update-golden"
+    failures = kustomize_failures(expected)
+    assert not failures, "kubectl kustomize failed:\n" + "\n".join(failures)
+
+
+def test_example_renders_and_every_bundle_builds(tmp_path: Path):
+    result = build(Options(spec=EXAMPLE))
+    findings = [d for d in result.diagnostics if d.code in ("E402", "W402")]
+    assert not findings, "conformance findings on the example:\n" + "\n".join(map(str, findings))
+    write_tree(tmp_path / "out", result.tree)
+    clusters = {path.split("/")[1] for path in result.tree if path.startswith("clusters/")}
+    assert clusters == {"prod-east-1", "prod-east-2", "prod-west-1", "prod-west-2", "staging-eu-1"}
+    failures = kustomize_failures(tmp_path / "out")
+    assert not failures, "kubectl kustomize failed:\n" + "\n".join(failures)
