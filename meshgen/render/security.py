@@ -34,8 +34,8 @@ def render(model: FleetModel) -> list[Resource]:
         for primary in model.primaries(mesh.name):
             path = bundle_path(primary.name, SECURITY_FILE)
             out.append(Resource(path, peer_authentication(mesh.mtls), model.origin("meshes", mesh.name)))
-            out += [Resource(path, allow_policy(model, exports, primary.name), exports[0].origin)
-                    for exports in exports_by_service(model, mesh.name)]
+            out += [Resource(path, allow_policy(model, export, primary.name), export.origin)
+                    for export in model.exports_of(mesh.name)]
     return out
 
 
@@ -43,32 +43,24 @@ def peer_authentication(mode: str) -> dict:
     return obj(SECURITY, "PeerAuthentication", metadata("default", ISTIO_NAMESPACE), spec={"mtls": {"mode": mode}})
 
 
-def exports_by_service(model: FleetModel, mesh: str) -> list[list[ExportNode]]:
-    """A mesh's exports grouped per service (a service exported under two names has one policy)."""
-    groups: dict[tuple[str, str], list[ExportNode]] = {}
-    for export in model.exports_of(mesh):
-        groups.setdefault((export.service.namespace, export.service.name), []).append(export)
-    return [groups[key] for key in sorted(groups)]
-
-
 def policy_name(service) -> str:
     return f"{service.name}-federation-allow"
 
 
-def allow_policy(model: FleetModel, exports: list[ExportNode], primary: str) -> dict:
-    service = exports[0].service
+def allow_policy(model: FleetModel, export: ExportNode, primary: str) -> dict:
+    """A service is exported at most once per mesh (E201), so one policy per export is one per workload."""
+    service = export.service
     rule = {
-        "from": [{"source": {"principals": allowed_principals(model, exports)}}],
+        "from": [{"source": {"principals": allowed_principals(export)}}],
         "to": [{"operation": {"ports": target_ports(model, service, primary)}}],
     }
     spec = {"selector": {"matchLabels": model.selector(service)}, "action": "ALLOW", "rules": [rule]}
     return obj(SECURITY, "AuthorizationPolicy", metadata(policy_name(service), service.namespace), spec=spec)
 
 
-def allowed_principals(model: FleetModel, exports: list[ExportNode]) -> list[str]:
-    """Consumers of every export of the service, plus its in-mesh callers (exporting trust domain)."""
-    found = {identity.principal for export in exports for identity in export.identities}
-    found |= {identity.principal for identity in caller_identities(exports[0])}
+def allowed_principals(export: ExportNode) -> list[str]:
+    """The export's consumers plus the service's in-mesh callers (exporting mesh's trust domain)."""
+    found = {identity.principal for identity in export.identities + tuple(caller_identities(export))}
     return sorted(found)
 
 

@@ -1,0 +1,306 @@
+"""Federation rendering: exporter ServiceEntry + exposure Gateway, consumer ServiceEntry + DestinationRule,
+CoreDNS block. Inline specs in, expected objects out; every object also passes conformance."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from ruamel.yaml import YAML
+
+from meshgen.checks import run_checks
+from meshgen.conformance import validate_object
+from meshgen.diagnostics import MeshgenError
+from meshgen.render import dns, federation
+from meshgen.resolve import resolve
+from meshgen.spec.loader import load
+
+# Mesh a: two networks (a-1 with remote a-3 on net-a1; a-2 on net-a2 behind a DNS-named gateway).
+# Mesh b: one network, primary b-1 with remote b-2. Different roots, trusted both ways.
+FLEET = """
+apiVersion: meshgen.dev/v1alpha1
+kind: Fleet
+metadata: {name: unit}
+networks: [{name: net-a1}, {name: net-a2}, {name: net-b}]
+rootsOfTrust:
+  - {name: root-a, store: {name: pki}, certificatePath: pki/a}
+  - {name: root-b, store: {name: pki}, certificatePath: pki/b}
+meshes:
+  - name: a
+    trustDomain: a.example
+    rootOfTrust: root-a
+    secretStore: {name: vault}
+    dns: {coreDNS: true}
+    trustBundles: [{mesh: b, store: {name: pki}, certificatePath: pki/b}]
+  - name: b
+    trustDomain: b.example
+    rootOfTrust: root-b
+    secretStore: {name: vault}
+    dns: {coreDNS: true}
+    trustBundles: [{mesh: a, store: {name: pki}, certificatePath: pki/a}]
+clusters:
+  - {name: a-1, network: net-a1, mesh: a, locality: {region: r1, zone: z1}, podCIDRs: [10.1.0.0/16],
+     serviceCIDRs: [10.101.0.0/20], gateways: [{address: 192.0.2.1}]}
+  - {name: a-2, network: net-a2, mesh: a, locality: {region: r2, zone: z2}, podCIDRs: [10.2.0.0/16],
+     serviceCIDRs: [10.102.0.0/20], gateways: [{address: gw.a-2.example}]}
+  - {name: a-3, network: net-a1, mesh: a, locality: {region: r1, zone: z3}, podCIDRs: [10.3.0.0/16],
+     serviceCIDRs: [10.103.0.0/20], controlPlane: {role: remote, primary: a-1}}
+  - {name: b-1, network: net-b, mesh: b, locality: {region: r1, zone: z1}, podCIDRs: [10.11.0.0/16],
+     serviceCIDRs: [10.111.0.0/20], gateways: [{address: 192.0.2.10}]}
+  - {name: b-2, network: net-b, mesh: b, locality: {region: r1, zone: z2}, podCIDRs: [10.12.0.0/16],
+     serviceCIDRs: [10.112.0.0/20], controlPlane: {role: remote, primary: b-1}}
+services:
+  - name: orders
+    namespace: api
+    serviceAccounts: [orders, orders-admin]
+    ports:
+      - {name: http, number: 80, protocol: HTTP, targetPort: 8080}
+      - {name: grpc, number: 9090, protocol: GRPC}
+    instances: [{cluster: a-1, count: 2}, {cluster: a-3, count: 2}, {cluster: a-2, count: 1}]
+    callers: [{namespace: billing, serviceAccount: invoicer}, {namespace: ops}]
+  - name: pricing
+    namespace: api
+    ports: [{name: tcp, number: 5432, protocol: TCP}]
+    instances: [{cluster: a-1, count: 1}]
+  - name: internal
+    namespace: api
+    ports: [{name: http, number: 80, protocol: HTTP}]
+    instances: [{cluster: a-1, count: 1}]
+  - name: shop
+    namespace: web
+    ports: [{name: http, number: 8080, protocol: HTTP}]
+    instances: [{cluster: b-1, count: 1}, {cluster: b-2, count: 1}]
+exports:
+  - service: api/orders
+    mesh: a
+    to: [{mesh: b, serviceAccounts: [web/shop]}]
+  - service: api/pricing
+    mesh: a
+    to: [{cluster: b-2, namespaces: [web]}]
+  - service: web/shop
+    mesh: b
+    to: [{cluster: a-1, serviceAccounts: [front/ui]}]
+"""
+
+ADDRESSES = {"orders.api.global": "240.10.0.1", "pricing.api.global": "240.10.0.2", "shop.web.global": "240.10.0.3"}
+
+
+def spec_data(text: str = FLEET) -> dict:
+    return YAML(typ="safe").load(text)
+
+
+def dump(data: dict) -> str:
+    import io
+
+    stream = io.StringIO()
+    YAML(typ="safe").dump(data, stream)
+    return stream.getvalue()
+
+
+def build_model(text: str = FLEET, addresses: dict | None = None):
+    """A resolved model from inline YAML; fails the test on any spec error."""
+    loaded = load(text.encode(), "fleet.yaml")
+    assert loaded.fleet is not None, [d.format() for d in loaded.diagnostics]
+    problems = [d.format() for d in run_checks(loaded.fleet, loaded.positions) if d.is_error]
+    assert not problems, problems
+    return resolve(loaded.fleet, loaded.positions, ADDRESSES if addresses is None else addresses)
+
+
+def objects(resources, kind: str, path_part: str = "") -> list[dict]:
+    return [r.body for r in resources if r.kind == kind and path_part in r.path]
+
+
+def by_path(resources, kind: str) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for r in resources:
+        if r.kind == kind:
+            found.setdefault(r.path, []).append(r.body)
+    return found
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return federation.render(build_model())
+
+
+# --- conformance -------------------------------------------------------------------------------------
+
+
+def test_every_federation_and_dns_object_passes_conformance(rendered):
+    model = build_model()
+    for body in [r.body for r in rendered] + [r.body for r in dns.render(model)]:
+        assert validate_object(body) == [], body["metadata"]["name"]
+
+
+# --- exporter side -----------------------------------------------------------------------------------
+
+
+def test_exporter_objects_go_to_every_primary_of_the_exporting_mesh_only(rendered):
+    gateways = by_path(rendered, "Gateway")
+    assert sorted(gateways) == ["clusters/a-1/federation-exports.yaml", "clusters/a-2/federation-exports.yaml",
+                                "clusters/b-1/federation-exports.yaml"]
+
+
+def test_exposure_gateway_lists_exactly_the_exported_hosts(rendered):
+    (gateway,) = objects(rendered, "Gateway", "/a-1/")
+    assert gateway["metadata"]["name"] == "federation-exports"
+    assert gateway["metadata"]["namespace"] == "istio-system"
+    assert gateway["spec"]["selector"] == {"istio": "eastwestgateway"}
+    (server,) = gateway["spec"]["servers"]
+    assert server["port"] == {"number": 15443, "name": "tls-federation", "protocol": "TLS"}
+    assert server["tls"] == {"mode": "AUTO_PASSTHROUGH"}
+    assert server["hosts"] == ["orders.api.global", "pricing.api.global"]
+
+
+def test_no_non_exported_host_appears_in_any_exposure_gateway(rendered):
+    model = build_model()
+    exported_by_mesh = {m: {e.host for e in model.exports_of(m)} for m in model.meshes}
+    for path, gateways in by_path(rendered, "Gateway").items():
+        mesh = model.mesh_of(path.split("/")[1]).name
+        hosts = {h for g in gateways for s in g["spec"]["servers"] for h in s["hosts"]}
+        assert hosts == exported_by_mesh[mesh]
+        assert not any("*" in h or h.endswith(".cluster.local") for h in hosts)
+        assert model.host(model.services[("api", "internal")]) not in hosts
+
+
+def test_exporter_service_entry_routes_the_exported_name_to_the_workloads(rendered):
+    entries = {e["metadata"]["name"]: e for e in objects(rendered, "ServiceEntry", "/a-1/federation-exports")}
+    orders = entries["orders.api.global"]
+    assert orders["metadata"]["namespace"] == "api"
+    assert orders["spec"] == {
+        "hosts": ["orders.api.global"],
+        "ports": [{"name": "http", "number": 80, "protocol": "HTTP", "targetPort": 8080},
+                  {"name": "grpc", "number": 9090, "protocol": "GRPC", "targetPort": 9090}],
+        "location": "MESH_INTERNAL",
+        "resolution": "STATIC",
+        "workloadSelector": {"labels": {"app": "orders"}},
+    }
+
+
+def test_exporter_target_ports_follow_the_clusters_the_primary_configures():
+    data = spec_data()
+    orders = data["services"][0]
+    orders["instances"][1]["ports"] = [{"name": "http", "number": 80, "protocol": "HTTP", "targetPort": 8081},
+                                       {"name": "grpc", "number": 9090, "protocol": "GRPC"}]
+    orders["instances"][0]["ports"] = copy.deepcopy(orders["instances"][1]["ports"])
+    resources = federation.render(build_model(dump(data)))
+    entry = next(e for e in objects(resources, "ServiceEntry", "/a-1/") if e["metadata"]["name"] == "orders.api.global")
+    assert entry["spec"]["ports"][0]["targetPort"] == 8081
+    entry = next(e for e in objects(resources, "ServiceEntry", "/a-2/") if e["metadata"]["name"] == "orders.api.global")
+    assert entry["spec"]["ports"][0]["targetPort"] == 8080
+
+
+# --- consumer side -----------------------------------------------------------------------------------
+
+
+def imported(resources, cluster: str, kind: str, host: str) -> dict:
+    (found,) = [b for b in objects(resources, kind, f"/{cluster}/federation-imports") if b["metadata"]["name"] == host]
+    return found
+
+
+def test_imports_go_to_the_primaries_configuring_consumer_clusters(rendered):
+    paths = by_path(rendered, "ServiceEntry")
+    imports = {p: sorted(e["spec"]["hosts"][0] for e in es) for p, es in paths.items() if "imports" in p}
+    # pricing is consumed by remote b-2 only: its primary b-1 holds the config.
+    assert imports == {"clusters/a-1/federation-imports.yaml": ["shop.web.global"],
+                       "clusters/b-1/federation-imports.yaml": ["orders.api.global", "pricing.api.global"]}
+
+
+def test_import_service_entry_fields(rendered):
+    entry = imported(rendered, "b-1", "ServiceEntry", "orders.api.global")
+    assert entry["metadata"]["namespace"] == "istio-system"
+    assert entry["metadata"]["labels"]["networking.istio.io/enable-autoallocate-ip"] == "false"
+    spec = entry["spec"]
+    assert spec["hosts"] == ["orders.api.global"]
+    assert spec["addresses"] == ["240.10.0.1"]
+    assert spec["location"] == "MESH_INTERNAL"
+    assert spec["ports"] == [{"name": "http", "number": 80, "protocol": "HTTP"},
+                             {"name": "grpc", "number": 9090, "protocol": "GRPC"}]
+    assert spec["subjectAltNames"] == ["spiffe://a.example/ns/api/sa/orders",
+                                       "spiffe://a.example/ns/api/sa/orders-admin"]
+
+
+def test_import_endpoints_are_the_exporters_gateways_weighted_by_instances(rendered):
+    spec = imported(rendered, "b-1", "ServiceEntry", "orders.api.global")["spec"]
+    # a-1's gateway fronts a-1 (2) and its same-network remote a-3 (2); a-2's fronts 1.
+    assert spec["endpoints"] == [
+        {"address": "192.0.2.1", "ports": {"http": 15443, "grpc": 15443},
+         "labels": {"security.istio.io/tlsMode": "istio", "topology.istio.io/cluster": "a-1"},
+         "network": "net-a1", "locality": "r1/z1", "weight": 4},
+        {"address": "gw.a-2.example", "ports": {"http": 15443, "grpc": 15443},
+         "labels": {"security.istio.io/tlsMode": "istio", "topology.istio.io/cluster": "a-2"},
+         "network": "net-a2", "locality": "r2/z2", "weight": 1},
+    ]
+
+
+def test_resolution_is_dns_when_a_gateway_is_a_name_and_static_when_all_are_ips(rendered):
+    assert imported(rendered, "b-1", "ServiceEntry", "orders.api.global")["spec"]["resolution"] == "DNS"
+    assert imported(rendered, "b-1", "ServiceEntry", "pricing.api.global")["spec"]["resolution"] == "STATIC"
+    assert imported(rendered, "a-1", "ServiceEntry", "shop.web.global")["spec"]["resolution"] == "STATIC"
+
+
+def test_single_locality_import_gets_mutual_tls_and_no_failover(rendered):
+    rule = imported(rendered, "b-1", "DestinationRule", "pricing.api.global")
+    assert rule["metadata"]["namespace"] == "istio-system"
+    assert rule["spec"] == {"host": "pricing.api.global", "trafficPolicy": {
+        "tls": {"mode": "ISTIO_MUTUAL", "subjectAltNames": ["spiffe://a.example/ns/api/sa/pricing"]}}}
+
+
+def test_multi_locality_import_gets_failover_with_outlier_detection(rendered):
+    policy = imported(rendered, "b-1", "DestinationRule", "orders.api.global")["spec"]["trafficPolicy"]
+    assert policy["tls"]["mode"] == "ISTIO_MUTUAL"
+    assert policy["loadBalancer"] == {"localityLbSetting": {
+        "enabled": True, "failoverPriority": ["topology.kubernetes.io/region", "topology.kubernetes.io/zone"]}}
+    assert policy["outlierDetection"] == {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"}
+
+
+def test_failover_regions_of_the_spec_become_failover_rules():
+    data = spec_data()
+    data["failover"] = [{"service": "api/orders", "mesh": "a", "regions": ["r2", "r1"]}]
+    resources = federation.render(build_model(dump(data)))
+    rule = imported(resources, "b-1", "DestinationRule", "orders.api.global")
+    assert rule["spec"]["trafficPolicy"]["loadBalancer"]["localityLbSetting"] == {
+        "enabled": True, "failover": [{"from": "r2", "to": "r1"}]}
+    assert validate_object(rule) == []
+
+
+def test_missing_address_is_a_render_error_listing_every_host():
+    with pytest.raises(MeshgenError) as caught:
+        federation.render(build_model(addresses={"shop.web.global": "240.10.0.3"}))
+    assert [d.code for d in caught.value.diagnostics] == ["E403", "E403"]
+    assert "orders.api.global" in caught.value.diagnostics[0].message + caught.value.diagnostics[1].message
+
+
+def test_render_is_deterministic_whatever_the_order_of_exports():
+    data = spec_data()
+    data["exports"].reverse()
+    first = [(r.path, r.body) for r in federation.render(build_model())]
+    second = [(r.path, r.body) for r in federation.render(build_model(dump(data)))]
+    assert sorted(first, key=repr) == sorted(second, key=repr)
+
+
+# --- DNS ---------------------------------------------------------------------------------------------
+
+
+def test_coredns_block_goes_to_consumer_clusters_including_remotes():
+    resources = dns.render(build_model())
+    blocks = {r.path: r.body["data"]["meshgen.server"] for r in resources}
+    assert sorted(blocks) == ["clusters/a-1/dns.yaml", "clusters/b-1/dns.yaml", "clusters/b-2/dns.yaml"]
+    assert blocks["clusters/b-2/dns.yaml"] == (
+        "global:53 {\n    errors\n    cache 30\n    hosts {\n"
+        "        240.10.0.1 orders.api.global\n        240.10.0.2 pricing.api.global\n"
+        "        fallthrough\n    }\n    forward . /etc/resolv.conf\n}\n")
+    assert "pricing" not in blocks["clusters/b-1/dns.yaml"]  # b-1 itself does not consume pricing
+    configmap = resources[0].body
+    assert (configmap["metadata"]["name"], configmap["metadata"]["namespace"]) == ("meshgen-coredns", "kube-system")
+
+
+def test_coredns_block_only_when_the_mesh_asks_for_it_and_custom_hosts_get_their_own_zone():
+    data = spec_data()
+    data["meshes"][0]["dns"] = {"coreDNS": False}
+    data["exports"][0]["host"] = "orders.a.example.com"
+    resources = dns.render(build_model(dump(data), {**ADDRESSES, "orders.a.example.com": "240.10.0.9"}))
+    blocks = {r.path: r.body["data"]["meshgen.server"] for r in resources}
+    assert "clusters/a-1/dns.yaml" not in blocks
+    assert blocks["clusters/b-1/dns.yaml"].startswith("orders.a.example.com:53 {\n")
+    assert blocks["clusters/b-2/dns.yaml"].startswith("global:53 orders.a.example.com:53 {\n")

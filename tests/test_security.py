@@ -1,0 +1,114 @@
+"""Federation closed by default: STRICT PeerAuthentication everywhere, and every exported workload
+accepts exactly its consumers and in-mesh callers (principals derived here from the raw spec)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_federation import FLEET, build_model, dump, spec_data
+
+from meshgen.conformance import validate_object
+from meshgen.render import security
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = (ROOT / "fleet.example.yaml").read_text()
+
+
+def expected_principals(data: dict) -> dict[tuple[str, str], set[str]]:
+    """(exporting mesh, 'ns/name') -> principals, straight from the spec's exports and callers."""
+    domain = {m["name"]: m["trustDomain"] for m in data["meshes"]}
+    mesh_of = {c["name"]: c["mesh"] for c in data["clusters"]}
+    services = {f"{s['namespace']}/{s['name']}": s for s in data["services"]}
+    found: dict[tuple[str, str], set[str]] = {}
+    for export in data["exports"]:
+        allowed = found.setdefault((export["mesh"], export["service"]), set())
+        for consumer in export["to"]:
+            td = domain[consumer.get("mesh") or mesh_of[consumer["cluster"]]]
+            if consumer.get("serviceAccounts"):
+                allowed |= {f"{td}/ns/{ns}/sa/{sa}" for ns, sa in (x.split("/") for x in consumer["serviceAccounts"])}
+            elif consumer.get("namespaces"):
+                allowed |= {f"{td}/ns/{ns}/*" for ns in consumer["namespaces"]}
+            else:
+                allowed.add(f"{td}/*")
+        for caller in services[export["service"]].get("callers", []):
+            sa = caller.get("serviceAccount")
+            allowed.add(f"{domain[export['mesh']]}/ns/{caller['namespace']}/" + (f"sa/{sa}" if sa else "*"))
+    return found
+
+
+def rendered_principals(model, resources) -> dict[tuple[str, str], list[set[str]]]:
+    """(mesh of the cluster, 'ns/name' of the selected service) -> principals, one set per policy."""
+    by_selector = {(s.namespace, tuple(model.selector(s).items())): f"{s.namespace}/{s.name}"
+                   for s in model.services.values()}
+    found: dict[tuple[str, str], list[set[str]]] = {}
+    for r in resources:
+        if r.kind != "AuthorizationPolicy":
+            continue
+        spec = r.body["spec"]
+        assert spec["action"] == "ALLOW"
+        selected = by_selector[(r.namespace, tuple(sorted(spec["selector"]["matchLabels"].items())))]
+        principals = {p for rule in spec["rules"] for f in rule["from"] for p in f["source"]["principals"]}
+        mesh = model.mesh_of(r.path.split("/")[1]).name
+        found.setdefault((mesh, selected), []).append(principals)
+    return found
+
+
+@pytest.mark.parametrize("text", [FLEET, EXAMPLE], ids=["unit", "example"])
+def test_allowed_principals_are_exactly_the_consumers_and_callers(text):
+    data = spec_data(text)
+    model = build_model(text, {e.host: f"240.10.0.{i + 1}" for i, e in enumerate(build_model(text, {}).exports)})
+    resources = security.render(model)
+    expected = expected_principals(data)
+    rendered = rendered_principals(model, resources)
+    assert set(rendered) == set(expected)
+    for key, policies in rendered.items():
+        primaries = model.primaries(key[0])
+        assert len(policies) == len(primaries), key  # one policy in every primary of the exporting mesh
+        assert all(p == expected[key] for p in policies), key
+
+
+def test_policy_fields_and_workload_ports():
+    resources = security.render(build_model())
+    (policy,) = [r for r in resources if r.kind == "AuthorizationPolicy" and r.path == "clusters/a-1/security.yaml"
+                 and r.name == "orders-federation-allow"]
+    assert policy.namespace == "api"
+    assert policy.body["spec"] == {
+        "selector": {"matchLabels": {"app": "orders"}},
+        "action": "ALLOW",
+        "rules": [{
+            "from": [{"source": {"principals": [
+                "a.example/ns/billing/sa/invoicer", "a.example/ns/ops/*", "b.example/ns/web/sa/shop"]}}],
+            "to": [{"operation": {"ports": ["8080", "9090"]}}],  # target ports, not Service port 80
+        }],
+    }
+    assert all(validate_object(r.body) == [] for r in resources)
+
+
+def test_open_namespace_consumer_is_a_namespace_prefix():
+    resources = security.render(build_model())
+    (policy,) = [r.body for r in resources if r.name == "pricing-federation-allow" and "/a-2/" in r.path]
+    assert policy["spec"]["rules"][0]["from"][0]["source"]["principals"] == ["b.example/ns/web/*"]
+
+
+def test_peer_authentication_in_every_primary_with_the_mesh_mode():
+    data = spec_data()
+    data["meshes"][1]["mtls"] = "PERMISSIVE"
+    resources = security.render(build_model(dump(data)))
+    modes = {r.path: r.body["spec"]["mtls"]["mode"] for r in resources if r.kind == "PeerAuthentication"}
+    assert modes == {"clusters/a-1/security.yaml": "STRICT", "clusters/a-2/security.yaml": "STRICT",
+                     "clusters/b-1/security.yaml": "PERMISSIVE"}
+    assert {(r.name, r.namespace) for r in resources if r.kind == "PeerAuthentication"} == {("default", "istio-system")}
+
+
+def test_nothing_selects_the_eastwest_gateway_and_remotes_get_no_policy():
+    resources = security.render(build_model())
+    for r in resources:
+        assert "/a-3/" not in r.path and "/b-2/" not in r.path
+        selector = r.body["spec"].get("selector", {}).get("matchLabels", {})
+        assert selector.get("istio") != "eastwestgateway"
+
+
+def test_unexported_service_gets_no_policy():
+    resources = security.render(build_model())
+    assert not [r for r in resources if r.name.startswith("internal")]
