@@ -248,3 +248,32 @@ def graph(ctx: Context, spec: Path, graph_format: str, output: Path | None):
         return EXIT_OK
 
     run(ctx, action)
+
+
+@main.command()
+@spec_argument
+@click.option("--format-out", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True,
+              help="Markdown table or JSON rows (the group-level --format is for diagnostics).")
+@click.option("--diff", "base", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Print `+ grant` / `- revoke` lines: what SPEC grants compared with BASE_SPEC.")
+@click.pass_obj
+def access(ctx: Context, spec: Path, format_out: str, base: Path | None):
+    """Print the access matrix SPEC grants: who may call which exported service on which port."""
+    from meshgen.access import access_matrix, diff_json, diff_lines, to_json, to_markdown
+    from meshgen.pipeline import read_spec, resolve_model
+
+    def action():
+        grants = access_matrix(resolve_model(read_spec(spec)))
+        if base is not None:
+            before = access_matrix(resolve_model(read_spec(base)))
+            if format_out == "json":
+                echo_json(diff_json(before, grants))
+            else:
+                click.echo("".join(f"{line}\n" for line in diff_lines(before, grants)), nl=False)
+        elif format_out == "json":
+            echo_json(to_json(grants))
+        else:
+            click.echo(to_markdown(grants), nl=False)
+        return EXIT_OK
+
+    run(ctx, action)
