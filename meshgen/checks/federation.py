@@ -29,13 +29,18 @@ def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                                         positions.span(("exports", i, "to", j)),
                                         hint="in-mesh callers reach the service directly; list them under `callers`"))
         host = export_host(fleet, export)
+        where = positions.span(_host_path(export, i))
         if host in hosts:
-            first = positions.span(("exports", hosts[host]))
+            first = positions.span(_host_path(fleet.exports[hosts[host]], hosts[host]))
             found.append(Diagnostic("E211", f"exported name '{host}' is already used by the export at line {first.line}",
-                                    positions.span(("exports", i)),
-                                    hint="set `host:` on one of them to a distinct name"))
+                                    where, hint="set `host:` on one of them to a distinct name"))
         hosts.setdefault(host, i)
         if host.endswith(".cluster.local") or host.endswith(".svc"):
             found.append(Diagnostic("E211", f"exported name '{host}' collides with in-mesh Kubernetes names",
-                                    positions.span(("exports", i)), hint="use a distinct suffix such as `.global`"))
+                                    where, hint="use a distinct suffix such as `.global`"))
     return found
+
+
+def _host_path(export, i: int) -> tuple:
+    """The `host:` value when it is spelled out, else the export whose default name is at fault."""
+    return ("exports", i, "host") if export.host else ("exports", i)

@@ -16,6 +16,11 @@ def _key(kind: str, item) -> str:
     return item.name
 
 
+def _name_path(kind: str, i: int) -> tuple:
+    """Where an entry's identity is spelled: its `name` value, or the entry for composite keys."""
+    return (kind, i) if kind in ("services", "exports") else (kind, i, "name")
+
+
 def duplicates(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     found = []
     for kind in ("networks", "rootsOfTrust", "meshes", "clusters", "services", "exports"):
@@ -23,9 +28,10 @@ def duplicates(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
         for i, item in enumerate(getattr(fleet, kind)):
             key = _key(kind, item)
             if key in seen:
-                first = positions.span((kind, seen[key]))
-                found.append(Diagnostic("E201", f"{kind} entry '{key}' is declared twice", positions.span((kind, i)),
-                                        hint=f"first declared at line {first.line}"))
+                first = positions.span(_name_path(kind, seen[key]))
+                found.append(Diagnostic("E201", f"{kind} entry '{key}' is declared twice",
+                                        positions.span(_name_path(kind, i)),
+                                        hint=f"first declared at line {first.line}; names are unique per kind"))
             seen.setdefault(key, i)
     return found
 

@@ -52,13 +52,9 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
             found.append(_warn("W203", f"mesh '{mesh.name}' accepts plain-text traffic (mTLS PERMISSIVE)",
                                positions.span(("meshes", i, "mtls")), "use STRICT once every workload has a sidecar"))
     mesh_of = {c.name: c.mesh for c in fleet.clusters}
-    outside = lambda mesh: {c.name for c in fleet.clusters if c.mesh != mesh}  # noqa: E731
     for i, export in enumerate(fleet.exports):
-        covered = set()
-        for c in export.to:
-            covered |= {x.name for x in fleet.clusters if x.mesh == c.mesh} if c.mesh else {c.cluster}
-        open_consumer = any(not (c.namespaces or c.serviceAccounts) for c in export.to)
-        if covered and covered >= outside(export.mesh) and open_consumer:
+        outside = {c.name for c in fleet.clusters if c.mesh != export.mesh}
+        if outside and _open_clusters(fleet, export) >= outside:
             found.append(_warn("W201", f"export of '{export.service}' reaches every workload of every other mesh",
                                positions.span(("exports", i)), "narrow consumers with `namespaces` or `serviceAccounts`"))
     federation_only = _federation_only_clusters(fleet, mesh_of)
@@ -68,6 +64,16 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                 found.append(_warn("W202", f"federation gateway of cluster '{cluster.name}' has a public address "
                                            f"{gw.address}", positions.span(("clusters", i, "gateways", j, "address")),
                                    "prefer a private address reached over peering or VPN"))
+    return found
+
+
+def _open_clusters(fleet: Fleet, export) -> set[str]:
+    """Clusters every workload of which may call the export: consumers not narrowed to identities."""
+    found = set()
+    for consumer in export.to:
+        if consumer.namespaces or consumer.serviceAccounts:
+            continue
+        found |= {c.name for c in fleet.clusters if c.mesh == consumer.mesh} if consumer.mesh else {consumer.cluster}
     return found
 
 

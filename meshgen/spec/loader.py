@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions, format_path, index
 
 MAX_NODES = 200_000  # after alias expansion; a larger spec is an alias bomb or a mistake
+MAX_DEPTH = 64  # a fleet spec nests about 8 levels; deeper nesting is an attack or a mistake
 MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -70,27 +72,51 @@ def _parse(text: str, file: str):
     try:
         documents = list(yaml.load_all(text))
     except DuplicateKeyError as exc:
-        return None, _marked("E003", "duplicate key", exc, file, "each key may appear once in a mapping")
+        return None, _marked("E003", "duplicate key", exc, file, "remove one of them, or merge their values")
     except MarkedYAMLError as exc:
         return None, _marked("E002", "YAML syntax error", exc, file, "")
     except YAMLError as exc:
         return None, Diagnostic("E002", f"YAML error: {exc}", Span(file, 1, 1))
+    except RecursionError:  # the composer recurses once per nesting level
+        return None, _too_deep(Span(file, 1, 1))
     documents = [d for d in documents if d is not None] if len(documents) > 1 else documents
     if not documents or documents == [None]:
-        return None, Diagnostic("E005", "spec is empty", Span(file, 1, 1), hint="start from `meshgen init`")
+        hint = "a spec starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`; see fleet.example.yaml"
+        return None, Diagnostic("E005", "spec is empty: expected a Fleet mapping, found no YAML content",
+                                Span(file, 1, 1), hint=hint)
     if len(documents) > 1:
-        return None, Diagnostic("E007", "spec holds several YAML documents; one Fleet is expected", Span(file, 1, 1))
+        second = documents[1]
+        line = second.lc.line + 1 if hasattr(second, "lc") and second.lc.line is not None else 1
+        message = f"spec holds {len(documents)} YAML documents; one Fleet is expected, and the second starts here"
+        return None, Diagnostic("E007", message, Span(file, line, 1),
+                                hint="keep one Fleet per file: remove the `---` separator and what follows")
     return documents[0], None
 
 
+_SYNTAX_HINTS = {
+    "found character '\\t' that cannot start any token": "indent with spaces: YAML does not allow tabs here",
+    "mapping values are not allowed here": "a ':' follows a plain value: check this line's indentation against "
+                                           "the line above, or quote a value that contains ': '",
+    "found unexpected end of stream": "close the quote or bracket that starts here",
+}
+
+
 def _marked(code: str, what: str, exc: MarkedYAMLError, file: str, hint: str) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or ""
+    mark = exc.problem_mark or exc.context_mark
+    if "end of stream" in problem and exc.context_mark:
+        mark = exc.context_mark  # the quote or bracket left open, not the end of the file
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     if code == "E003":
         key = re.search(r'found duplicate key "([^"]*)"', str(exc))
-        problem = f"key '{key.group(1)}' appears twice" if key else problem
-    context = f" {exc.context}" if exc.context and code == "E002" else ""
+        problem = f"key '{key.group(1)}' appears twice in this mapping" if key else problem
+    context = ""
+    if exc.context and code == "E002":
+        context = f" {exc.context}"
+        start = exc.context_mark
+        if start and start is not mark and (start.line, start.column) != (mark.line, mark.column):
+            context += f" that starts at line {start.line + 1}, column {start.column + 1}"
+    hint = hint or next((h for p, h in _SYNTAX_HINTS.items() if problem.startswith(p)), "")
     return Diagnostic(code, f"{what}: {problem}{context}".strip(), Span(file, line, col), hint=hint)
 
 
@@ -99,24 +125,39 @@ def _check_shape(tree, file: str) -> Diagnostic | None:
         return None
     found = "a list" if isinstance(tree, CommentedSeq) else f"the scalar {_shorten(tree)}"
     line = tree.lc.line + 1 if isinstance(tree, CommentedSeq) else 1
-    return Diagnostic("E006", f"spec must be a mapping (apiVersion, kind, ...), found {found}", Span(file, line, 1))
+    return Diagnostic("E006", f"spec must be a mapping (apiVersion, kind, ...), found {found}", Span(file, line, 1),
+                      hint="a spec is a mapping that starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`")
 
 
 def _check_size(tree, file: str) -> Diagnostic | None:
-    """Count nodes as pydantic would see them, aliases expanded, stopping at the limit."""
+    """Count nodes as pydantic would see them, aliases expanded, stopping at the limits."""
     count = 0
-    stack = [tree]
+    stack = [(tree, 0)]
     while stack:
-        node = stack.pop()
+        node, depth = stack.pop()
         count += 1
         if count > MAX_NODES:
-            message = f"spec expands to more than {MAX_NODES} nodes (YAML aliases nested too deep?)"
+            message = f"spec expands to more than {MAX_NODES} nodes once YAML aliases are expanded"
             return Diagnostic("E004", message, Span(file, 1, 1), hint="remove anchors/aliases that multiply content")
+        if depth > MAX_DEPTH:
+            return _too_deep(_node_span(node, file))
         if isinstance(node, dict):
-            stack.extend(node.values())
+            stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend((value, depth + 1) for value in node)
     return None
+
+
+def _too_deep(span: Span) -> Diagnostic:
+    message = f"spec nests mappings and lists more than {MAX_DEPTH} levels deep"
+    return Diagnostic("E004", message, span, hint="a fleet spec nests about 8 levels; look for unbalanced brackets")
+
+
+def _node_span(node, file: str) -> Span:
+    lc = getattr(node, "lc", None)
+    if lc is None or lc.line is None:
+        return Span(file, 1, 1)
+    return Span(file, lc.line + 1, lc.col + 1)
 
 
 # --- secret material -------------------------------------------------------------------------
@@ -126,10 +167,12 @@ _SECRET_KEYS = {
     "client-certificate-data", "certificate-authority-data", "ca-key.pem", "key.pem", "tls.key",
     "secret", "bearertoken", "bearer-token", "apikey", "api-key", "kubeconfig", "pem",
 }
-_SECRET_VALUE = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|CERTIFICATE|RSA|EC)|"  # PEM blocks
-    r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}|"  # JWTs (service-account tokens)
-    r"^[A-Za-z0-9+/]{200,}={0,2}$"  # long base64 blobs (certificate or key data)
+_SECRET_VALUES = (  # (what it is, how it looks); the first match names it in the message
+    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")),
+    ("a PEM certificate", re.compile(r"-----BEGIN [A-Z0-9 ]*CERTIFICATE-----")),
+    ("a PEM block", re.compile(r"-----BEGIN [A-Z0-9 ]*(RSA|EC)")),
+    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")),  # service-account tokens
+    ("base64 key or certificate data", re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")),
 )
 
 
@@ -137,16 +180,20 @@ def find_secret_material(tree, positions: Positions) -> list[Diagnostic]:
     found = []
     for path, key, value in _items(tree, ()):
         if isinstance(key, str) and key.lower() in _SECRET_KEYS:
-            message = f"'{format_path(path)}' looks like secret material; the spec holds references only"
+            message = f"key '{format_path(path)}' names secret material; the spec holds references only"
             found.append(_secret(message, positions.key_span(path)))
-        elif isinstance(value, str) and _SECRET_VALUE.search(value.strip()):
-            message = f"value of '{format_path(path)}' looks like a PEM block, token or key data"
+        elif isinstance(value, str) and (what := _secret_kind(value.strip())):
+            message = f"value of '{format_path(path)}' looks like {what}; the spec holds references only"
             found.append(_secret(message, positions.span(path)))
     return found
 
 
+def _secret_kind(text: str) -> str:
+    return next((what for what, pattern in _SECRET_VALUES if pattern.search(text)), "")
+
+
 def _secret(message: str, span: Span) -> Diagnostic:
-    hint = "store it in the secret store and name its path (e.g. `certificatePath`) instead"
+    hint = "keep it in the secret store and give its store path here, as `certificatePath` does"
     return Diagnostic("E210", message, span, hint=hint)
 
 
@@ -196,21 +243,70 @@ def _schema_diagnostic(error: dict, tree, positions: Positions) -> Diagnostic:
     if kind == "missing":
         return Diagnostic("E102", f"'{where}' is required", positions.span(loc[:-1]),
                           hint=f"add '{loc[-1]}' here", path=where)
-    found = error.get("input")
-    shown = _shorten(found)
     message = f"'{where}': {_message(error)}"
-    if not isinstance(found, (dict, list)):
-        message += f" (found {shown})"
-    return Diagnostic("E103", message, positions.span(loc), path=where)
+    if kind != "value_error":  # our validators quote the value themselves
+        message += f" (found {_found(error.get('input'))})"
+    return Diagnostic("E103", message, positions.span(loc), hint=_type_hint(error, loc), path=where)
 
 
 def _is_union_tag(part) -> bool:
     return isinstance(part, str) and ("[" in part or part.startswith("function-after"))
 
 
+_EXPECTED = {
+    "model_type": "a mapping", "model_attributes_type": "a mapping", "dict_type": "a mapping",
+    "list_type": "a list", "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+    "int_from_float": "a whole number", "bool_type": "true or false", "bool_parsing": "true or false",
+}
+
+
 def _message(error: dict) -> str:
-    text = error["msg"]
-    return text.removeprefix("Value error, ")
+    """What was expected, in the spec's words rather than pydantic's."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}"
+    if kind == "greater_than_equal":
+        return f"expected a number of at least {ctx['ge']}"
+    if kind == "less_than_equal":
+        return f"expected a number of at most {ctx['le']}"
+    if kind == "too_short":
+        return f"expected at least {ctx['min_length']} item{'s' if ctx['min_length'] != 1 else ''}"
+    if kind == "string_pattern_mismatch":
+        return f"expected a string matching {ctx['pattern']}"
+    text = error["msg"].removeprefix("Value error, ")
+    return text.replace("Input should be ", "expected ", 1)
+
+
+def _found(value) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}" if value else "an empty list"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"the date {value.isoformat()}"
+    return _shorten(value)
+
+
+def _type_hint(error: dict, loc) -> str:
+    if isinstance(error.get("input"), (datetime.date, datetime.datetime)):
+        return "YAML reads an unquoted date as a date: quote it"
+    if error["type"] == "string_pattern_mismatch":
+        field = _field_at(loc)
+        text = field.description.rstrip(".") if field is not None and field.description else ""
+        return text[:1].lower() + text[1:]
+    return ""
+
+
+def _field_at(loc):
+    names = [part for part in loc if not isinstance(part, int)]
+    if not names:
+        return None
+    model = _model_at(tuple(names[:-1]))
+    return model.model_fields.get(names[-1]) if model is not None else None
 
 
 def _shorten(value) -> str:

@@ -50,14 +50,29 @@ def _walk(node, path: Path, positions: Positions) -> None:
     if isinstance(node, CommentedMap):
         for key, value in node.items():
             child = (*path, key)
-            positions.keys[child] = tuple(node.lc.key(key))
-            positions.values[child] = _value_position(node.lc.value(key), value)
+            owner = _owner(node, key)
+            if owner is None:  # not expected: ruamel records every key it reads; fall back to the mapping
+                positions.keys[child] = positions.values[child] = (node.lc.line, node.lc.col)
+            else:
+                positions.keys[child] = tuple(owner.lc.key(key))
+                positions.values[child] = _value_position(owner.lc.value(key), value)
             _walk(value, child, positions)
     elif isinstance(node, CommentedSeq):
         for i, value in enumerate(node):
             child = (*path, i)
             positions.values[child] = _value_position(tuple(node.lc.item(i)), value)
             _walk(value, child, positions)
+
+
+def _owner(node: CommentedMap, key) -> CommentedMap | None:
+    """The mapping that spells ``key`` out: ``node`` itself, or the anchor merged in with ``<<: *anchor``."""
+    if key in node.lc.data:
+        return node
+    for merged in getattr(node, "merge", ()):
+        source = merged[1] if isinstance(merged, tuple) else merged
+        if isinstance(source, CommentedMap) and key in source:
+            return _owner(source, key)
+    return None
 
 
 def _value_position(fallback, value) -> tuple[int, int]:
