@@ -10,6 +10,8 @@ Style of every document (stable; golden trees depend on it):
   * a multi-line string value is a literal block (``|``, ``|-`` or ``|+``, with an indentation
     indicator when it starts with a space) when that is safe, else double-quoted.
 
+A non-manifest Resource whose body is a ``str`` (e.g. ``README.md``) is written as it is.
+
 Files: manifests sharing a path form one multi-document file (``---`` between documents) in
 ``Resource.sort_key`` order; every folder directly under ``clusters/`` that holds manifests
 gets a ``kustomization.yaml`` listing them. The emitter is hand-written for speed: scalars are
@@ -70,7 +72,7 @@ def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
     """Group resources into files and add one kustomization per cluster folder."""
     files: dict[str, list[tuple[tuple, str, Resource]]] = {}
     for resource in resources:
-        text = dump_yaml(resource.body)
+        text = resource.body if isinstance(resource.body, str) else dump_yaml(resource.body)  # str: raw text
         files.setdefault(resource.path, []).append((resource.sort_key(), text, resource))
     _check_paths(files)
     tree = {path: "---\n".join(text for _, text, _ in sorted(docs, key=_doc_order)) for path, docs in files.items()}

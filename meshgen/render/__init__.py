@@ -32,6 +32,9 @@ def render(model: FleetModel) -> ResourceSet:
     resources = ResourceSet()
     for family in renderers():
         resources.extend(family(model))
+    from meshgen.render.summary import readme
+
+    resources.add(readme(model, resources))  # post-render: out/README.md counts what the families produced
     return resources
 
 

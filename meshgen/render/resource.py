@@ -40,21 +40,21 @@ _KIND_RANK = {kind: i for i, kind in enumerate(KIND_ORDER)}
 @dataclass(frozen=True, slots=True)
 class Resource:
     path: str
-    body: dict
+    body: dict | str  # str: a raw text document (manifest=False), written as it is
     origin: Span | None = None
     manifest: bool = True
 
     @property
     def kind(self) -> str:
-        return self.body.get("kind", "")
+        return self.body.get("kind", "") if isinstance(self.body, dict) else ""
 
     @property
     def name(self) -> str:
-        return self.body.get("metadata", {}).get("name", "")
+        return self.body.get("metadata", {}).get("name", "") if isinstance(self.body, dict) else ""
 
     @property
     def namespace(self) -> str:
-        return self.body.get("metadata", {}).get("namespace", "")
+        return self.body.get("metadata", {}).get("namespace", "") if isinstance(self.body, dict) else ""
 
     @property
     def id(self) -> tuple[str, str, str, str, str]:
