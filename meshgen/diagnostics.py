@@ -108,7 +108,7 @@ class Report:
         out = []
         for d in self.diagnostics[: self.limit]:
             kind = "error" if d.is_error else "warning"
-            where = f"file={d.span.file}"
+            where = f"file={_gh_property(d.span.file)}"
             if d.span.line:
                 where += f",line={d.span.line},col={d.span.col}"
             message = f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else "")
@@ -121,3 +121,8 @@ class Report:
 
 def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    """A workflow-command property value: ':' and ',' would end it, so they are escaped too."""
+    return _gh_escape(text).replace(":", "%3A").replace(",", "%2C")
