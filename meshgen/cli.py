@@ -27,6 +27,8 @@ DEFAULT_SPEC = "fleet.yaml"
 
 
 class Context:
+    fail_on_change = False  # render --fail-on-change: exit 1 when files were written
+
     def __init__(self, output_format: str, debug: bool, quiet: bool, verbose: bool, limit: int):
         self.format = output_format
         self.debug = debug
@@ -160,16 +162,19 @@ def _finish(ctx: Context, plan, mode, out: Path) -> int:
         counts = {a: sum(1 for c in plan.changes if c.action == a) for a in ("create", "update", "delete")}
         summary = ", ".join(f"{n} {a}d" for a, n in counts.items() if n) or "no changes"
         click.echo(f"{out}: {summary}", err=True)
-    return EXIT_OK
+    return EXIT_DRIFT if plan.changes and ctx.fail_on_change else EXIT_OK
 
 
 @main.command()
 @spec_argument
 @out_option
 @click.option("--no-validate", is_flag=True, help="Skip checking rendered objects against Istio/Kubernetes rules.")
+@click.option("--fail-on-change", is_flag=True,
+              help="Exit 1 when files were created, updated or deleted (for pre-commit hooks and CI).")
 @click.pass_obj
-def render(ctx: Context, spec: Path, out: Path, no_validate: bool):
+def render(ctx: Context, spec: Path, out: Path, no_validate: bool, fail_on_change: bool):
     """Render SPEC into OUT (one bundle per cluster); unchanged files are left alone."""
+    ctx.fail_on_change = fail_on_change
     _sync(ctx, spec, out, "WRITE", validate_output=not no_validate)
 
 
