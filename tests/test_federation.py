@@ -4,6 +4,7 @@ CoreDNS block. Inline specs in, expected objects out; every object also passes c
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
@@ -11,6 +12,7 @@ from ruamel.yaml import YAML
 from meshgen.checks import run_checks
 from meshgen.conformance import validate_object
 from meshgen.diagnostics import MeshgenError
+from meshgen.pipeline import Options, build
 from meshgen.render import dns, federation
 from meshgen.resolve import resolve
 from meshgen.spec.loader import load
@@ -304,3 +306,62 @@ def test_coredns_block_only_when_the_mesh_asks_for_it_and_custom_hosts_get_their
     assert "clusters/a-1/dns.yaml" not in blocks
     assert blocks["clusters/b-1/dns.yaml"].startswith("orders.a.example.com:53 {\n")
     assert blocks["clusters/b-2/dns.yaml"].startswith("global:53 orders.a.example.com:53 {\n")
+
+
+# --- trust: every federation edge is trusted both ways in the rendered output -------------------------
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+TRUST_SPECS = ["federation-two-roots", "mixed"]
+
+
+def rendered_tree(spec: Path) -> dict[str, list]:
+    """path -> parsed YAML documents of the whole rendered tree (nothing written)."""
+    tree = build(Options(spec=spec)).tree
+    return {path: [d for d in YAML(typ="safe").load_all(data.decode()) if d]
+            for path, data in tree.items() if path.endswith(".yaml")}
+
+
+def federation_edges(model) -> set[tuple[str, str]]:
+    """(holder mesh, peer mesh) for both directions of every export between two meshes."""
+    edges = set()
+    for export in model.exports:
+        for cluster in export.consumer_clusters:
+            consumer = model.mesh_of(cluster).name
+            edges |= {(export.mesh.name, consumer), (consumer, export.mesh.name)}
+    return edges
+
+
+def cacerts_keys(documents: list) -> set[tuple[str, str]]:
+    (cacerts,) = [d for d in documents if d["kind"] == "ExternalSecret" and d["metadata"]["name"] == "cacerts"]
+    return {(item["remoteRef"]["key"], item["remoteRef"].get("property", "")) for item in cacerts["spec"]["data"]}
+
+
+@pytest.mark.parametrize("case", TRUST_SPECS)
+def test_every_federation_edge_is_trusted_both_ways(case, tmp_path):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_bytes((GOLDEN / case / "fleet.yaml").read_bytes())
+    model = build_model(spec.read_text(), addresses={})
+    tree = rendered_tree(spec)
+    edges = federation_edges(model)
+    assert edges
+    for holder, peer in sorted(edges):
+        peer_mesh, holder_mesh = model.meshes[peer], model.meshes[holder]
+        for primary in model.primaries(holder):
+            (values,) = tree[f"clusters/{primary.name}/helm/istiod-values.yaml"]
+            assert peer_mesh.trustDomain in values["meshConfig"]["trustDomainAliases"], (holder, peer, primary.name)
+            if peer_mesh.rootOfTrust == holder_mesh.rootOfTrust:
+                continue
+            (bundle,) = [b for b in holder_mesh.trustBundles if b.mesh == peer]
+            keys = cacerts_keys(tree[f"clusters/{primary.name}/secrets.yaml"])
+            assert (bundle.certificatePath, bundle.property) in keys, (holder, peer, primary.name)
+
+
+def test_unit_fleet_edges_are_trusted_both_ways(tmp_path):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(FLEET)
+    tree = rendered_tree(spec)
+    for cluster, peer_domain, peer_root in (("a-1", "b.example", "pki/b"), ("a-2", "b.example", "pki/b"),
+                                            ("b-1", "a.example", "pki/a")):
+        (values,) = tree[f"clusters/{cluster}/helm/istiod-values.yaml"]
+        assert values["meshConfig"]["trustDomainAliases"] == [peer_domain]
+        assert (peer_root, "root-cert.pem") in cacerts_keys(tree[f"clusters/{cluster}/secrets.yaml"])
