@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import pydantic
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from meshgen.diagnostics import Diagnostic, Span
 from meshgen.spec.models import Fleet
@@ -75,6 +76,8 @@ def _parse(text: str, file: str):
         return None, _marked("E003", "duplicate key", exc, file, "remove one of them, or merge their values")
     except MarkedYAMLError as exc:
         return None, _marked("E002", "YAML syntax error", exc, file, "")
+    except ReaderError as exc:
+        return None, _unprintable(exc, text, file)
     except YAMLError as exc:
         return None, Diagnostic("E002", f"YAML error: {exc}", Span(file, 1, 1))
     except RecursionError:  # the composer recurses once per nesting level
@@ -91,6 +94,15 @@ def _parse(text: str, file: str):
         return None, Diagnostic("E007", message, Span(file, line, 1),
                                 hint="keep one Fleet per file: remove the `---` separator and what follows")
     return documents[0], None
+
+
+def _unprintable(exc: ReaderError, text: str, file: str) -> Diagnostic:
+    """A control character YAML refuses, located from its character offset."""
+    head = text[: exc.position]
+    line, col = head.count("\n") + 1, exc.position - (head.rfind("\n") + 1) + 1
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    message = f"YAML syntax error: found the control character U+{code:04X}, which YAML does not allow in a spec"
+    return Diagnostic("E002", message, Span(file, line, col), hint="delete it, or write it as an escape in a quoted string")
 
 
 _SYNTAX_HINTS = {
@@ -123,7 +135,7 @@ def _marked(code: str, what: str, exc: MarkedYAMLError, file: str, hint: str) ->
 def _check_shape(tree, file: str) -> Diagnostic | None:
     if isinstance(tree, CommentedMap):
         return None
-    found = "a list" if isinstance(tree, CommentedSeq) else f"the scalar {_shorten(tree)}"
+    found = "a list" if isinstance(tree, CommentedSeq) else f"the scalar {_found(tree).removeprefix('the ')}"
     line = tree.lc.line + 1 if isinstance(tree, CommentedSeq) else 1
     return Diagnostic("E006", f"spec must be a mapping (apiVersion, kind, ...), found {found}", Span(file, line, 1),
                       hint="a spec is a mapping that starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`")
@@ -288,6 +300,8 @@ def _found(value) -> str:
         return "null (no value)"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return f"the date {value.isoformat()}"
+    if isinstance(value, TaggedScalar):
+        return f"the tagged value {value.tag.value} {_shorten(value.value)}"
     return _shorten(value)
 
 

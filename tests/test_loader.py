@@ -1,0 +1,288 @@
+"""The located loader: YAML with positions -> pydantic Fleet, every failure a located diagnostic."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from ruamel.yaml import YAML
+
+from meshgen.diagnostics import Span
+from meshgen.spec.loader import MAX_DEPTH, find_secret_material, load
+from meshgen.spec.positions import format_path, index
+
+FILE = "fleet.yaml"
+
+SPEC = """\
+apiVersion: meshgen.dev/v1alpha1
+kind: Fleet
+metadata:
+  name: unit
+networks:
+  - name: vpc
+rootsOfTrust:
+  - name: corp-root
+    store: {name: vault-pki}
+    certificatePath: pki/corp-root/ca
+meshes:
+  - name: prod
+    trustDomain: prod.corp.example
+    rootOfTrust: corp-root
+    secretStore: {name: vault-istio}
+clusters:
+  - name: east-1
+    network: vpc
+    mesh: prod
+    locality: {region: us-east1, zone: us-east1-b}
+    podCIDRs: [10.1.0.0/16]
+    serviceCIDRs: [10.101.0.0/20]
+"""
+
+
+def edited(*pairs: tuple[str, str]) -> str:
+    text = SPEC
+    for old, new in pairs:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def diagnose(text: str | bytes) -> list[tuple[str, int, int]]:
+    data = text.encode() if isinstance(text, str) else text
+    return [(d.code, d.span.line, d.span.col) for d in load(data, FILE).diagnostics]
+
+
+def messages(text: str | bytes) -> list[str]:
+    data = text.encode() if isinstance(text, str) else text
+    return [d.format() for d in load(data, FILE).diagnostics]
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+
+def tree_of(text: str):
+    return YAML(typ="rt").load(text)
+
+
+def test_the_base_spec_loads():
+    loaded = load(SPEC.encode(), FILE)
+    assert loaded.diagnostics == []
+    assert loaded.fleet is not None and loaded.fleet.clusters[0].locality.zone == "us-east1-b"
+
+
+def test_positions_of_nested_keys_and_values():
+    positions = index(tree_of(SPEC), FILE)
+    assert positions.key_span(("clusters", 0, "locality")) == Span(FILE, 20, 5)
+    assert positions.span(("clusters", 0, "locality")) == Span(FILE, 20, 15)  # the flow mapping
+    assert positions.key_span(("clusters", 0, "locality", "zone")) == Span(FILE, 20, 34)
+    assert positions.span(("clusters", 0, "locality", "zone")) == Span(FILE, 20, 40)
+    assert positions.span(("clusters", 0, "podCIDRs", 0)) == Span(FILE, 21, 16)
+    assert positions.span(("rootsOfTrust", 0, "store", "name")) == Span(FILE, 9, 19)
+    assert positions.span(("meshes", 0)) == Span(FILE, 12, 5)  # a list item: its first key
+
+
+def test_span_falls_back_to_the_nearest_existing_parent():
+    positions = index(tree_of(SPEC), FILE)
+    assert positions.span(("clusters", 0, "gateways", 0, "address")) == Span(FILE, 17, 5)
+    assert positions.span(("clusters", 7)) == positions.span(("clusters",))
+    assert positions.span(("nothing", "here")) == Span(FILE, 1, 1)
+
+
+def test_merge_keys_are_located_where_they_are_spelled():
+    text = "base: &b\n  a: 1\n  b: 2\nitem:\n  <<: *b\n  b: 3\n"
+    positions = index(tree_of(text), FILE)
+    assert positions.span(("item", "a")) == Span(FILE, 2, 6)  # merged from the anchor
+    assert positions.span(("item", "b")) == Span(FILE, 6, 6)  # its own
+
+
+def test_format_path():
+    assert format_path(("clusters", 2, "network")) == "clusters[2].network"
+    assert format_path((0, "a")) == "[0].a"
+    assert format_path(()) == ""
+
+
+# --- schema errors ------------------------------------------------------------------------------
+
+
+def test_missing_field_points_at_the_mapping_that_lacks_it():
+    text = edited(("    mesh: prod\n", ""))
+    assert messages(text) == ["fleet.yaml:17:5: error[E102]: 'clusters[0].mesh' is required (add 'mesh' here)"]
+
+
+def test_missing_field_in_a_flow_mapping_points_at_the_flow_mapping():
+    text = edited(("store: {name: vault-pki}", "store: {kind: SecretStore}"))
+    assert diagnose(text) == [("E102", 9, 12)]
+
+
+def test_missing_top_level_section_points_at_the_document():
+    text = edited(("networks:\n  - name: vpc\n", ""))
+    assert diagnose(text) == [("E102", 1, 1)]
+
+
+def test_unknown_key_did_you_mean():
+    text = edited(("    trustDomain:", "    trustDomian:"))
+    found = messages(text)
+    assert "fleet.yaml:13:5: error[E101]: unknown key 'trustDomian' in meshes[0] (did you mean 'trustDomain'?)" in found
+    assert "fleet.yaml:12:5: error[E102]: 'meshes[0].trustDomain' is required (add 'trustDomain' here)" in found
+
+
+def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
+    text = edited(("    locality:", "    owner: team-a\n    locality:"))
+    (message,) = messages(text)
+    assert message.startswith("fleet.yaml:20:5: error[E101]: unknown key 'owner' in clusters[0] (allowed keys: ")
+    assert "controlPlane, gateways, locality, mesh, name, network" in message
+
+
+def test_wrong_type_says_what_was_expected_and_found():
+    assert messages(edited(("podCIDRs: [10.1.0.0/16]", "podCIDRs: 10.1.0.0/16"))) == [
+        "fleet.yaml:21:15: error[E103]: 'clusters[0].podCIDRs': expected a list (found '10.1.0.0/16')"
+    ]
+    assert messages(edited(("metadata:\n  name: unit\n", "metadata: unit\n"))) == [
+        "fleet.yaml:3:11: error[E103]: 'metadata': expected a mapping (found 'unit')"
+    ]
+
+
+def test_an_unquoted_date_is_shown_as_a_date_with_a_hint():
+    (message,) = messages(edited(("  name: unit\n", "  name: 2024-01-01\n")))
+    assert "expected a string (found the date 2024-01-01) (YAML reads an unquoted date as a date: quote it)" in message
+
+
+def test_every_error_of_the_stage_is_reported():
+    text = edited(("  name: unit\n", "  name: Unit\n"), ("    mesh: prod\n", ""), ("[10.1.0.0/16]", "[10.1.0.1/16]"))
+    assert [c for c, _, _ in diagnose(text)] == ["E103", "E102", "E103"]
+    assert load(text.encode(), FILE).fleet is None
+
+
+# --- YAML reading --------------------------------------------------------------------------------
+
+
+def test_duplicate_key_points_at_the_second_occurrence():
+    text = edited(("    network: vpc\n", "    network: vpc\n    network: vpc\n"))
+    assert messages(text) == [
+        "fleet.yaml:19:5: error[E003]: duplicate key: key 'network' appears twice in this mapping "
+        "(remove one of them, or merge their values)"
+    ]
+
+
+def test_unclosed_quote_points_at_where_it_opens():
+    text = edited(("  name: unit\n", '  name: "unit\n'))
+    assert diagnose(text) == [("E002", 4, 9)]
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", ("E005", 1, 1)),
+        ("# only a comment\n", ("E005", 1, 1)),
+        ("---\n...\n", ("E005", 1, 1)),
+        ("- a\n- b\n", ("E006", 1, 1)),
+        ("just text\n", ("E006", 1, 1)),
+        ("a: [1, 2\n", ("E002", 2, 1)),
+        ("a: *nowhere\n", ("E002", 1, 4)),
+        ("a:\n\t- b\n", ("E002", 2, 1)),
+        ("a: 1\nb: '\x07'\n", ("E002", 2, 5)),
+        ("a: 1\n---\nb: 2\n", ("E007", 3, 1)),
+    ],
+)
+def test_yaml_problems_are_located(text: str, expected):
+    assert diagnose(text) == [expected]
+
+
+def test_a_single_document_with_separators_is_one_document():
+    assert diagnose("---\n" + SPEC + "...\n") == []
+    assert diagnose(SPEC + "---\n") == []
+
+
+def test_multiple_documents_are_refused_at_the_second():
+    (message,) = messages(SPEC + "---\n" + SPEC)
+    assert message.startswith("fleet.yaml:24:1: error[E007]: spec holds 2 YAML documents; one Fleet is expected")
+
+
+def test_non_utf8_is_located_at_the_byte():
+    data = edited(("  - name: vpc\n", "  - name: vpc\n    description: caf\xe9\n")).encode("latin-1")
+    assert messages(data) == [
+        "fleet.yaml:7:21: error[E001]: spec is not valid UTF-8: byte 0xe9 cannot be decoded (save the file as UTF-8)"
+    ]
+
+
+def test_a_byte_order_mark_is_accepted():
+    assert diagnose(b"\xef\xbb\xbf" + SPEC.encode()) == []
+
+
+def test_alias_bomb_is_refused():
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for n in range(1, 10):
+        bomb += f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]\n"  # 10**9 nodes once expanded
+    found = load(bomb.encode(), FILE)
+    assert [d.code for d in found.diagnostics] == ["E004"] and found.fleet is None
+
+
+def test_deep_nesting_is_refused():
+    deep = "a: " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5) + "\n"
+    assert [c for c, _, _ in diagnose(deep)] == ["E004"]
+    very_deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"  # the YAML composer itself would recurse too deep
+    assert [c for c, _, _ in diagnose(very_deep)] == ["E004"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x00", b"[", b"{{", b": :", b"? [a]\n: 1\n", b"!!python/object:os.system x\n", b"a: !!binary aGVsbG8=\n",
+     b"apiVersion: !custom x\n", b"1: 2\n", b"null: 1\n", b"\xff\xfe", b"a: &a [*a]\n", b"%YAML 1.1\n---\na: 1\n"],
+)
+def test_load_never_raises(data: bytes):
+    found = load(data, FILE)
+    assert found.fleet is None
+    assert found.diagnostics and all(d.is_error and d.span.line >= 1 for d in found.diagnostics)
+
+
+# --- secret material ------------------------------------------------------------------------------
+
+
+def secrets_in(text: str) -> list[str]:
+    tree = tree_of(textwrap.dedent(text))
+    return [d.message for d in find_secret_material(tree, index(tree, FILE))]
+
+
+def test_pem_blocks_are_refused():
+    assert secrets_in("""\
+        a: |
+          -----BEGIN RSA PRIVATE KEY-----
+          MIIB
+          -----END RSA PRIVATE KEY-----
+        b: "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----"
+        """) == [
+        "value of 'a' looks like a PEM private key; the spec holds references only",
+        "value of 'b' looks like a PEM certificate; the spec holds references only",
+    ]
+
+
+def test_tokens_and_key_data_are_refused():
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.sig"
+    blob = "QUJD" * 60
+    assert secrets_in(f"t: {jwt}\nlist: [{blob}]\n") == [
+        "value of 't' looks like a JSON web token; the spec holds references only",
+        "value of 'list[0]' looks like base64 key or certificate data; the spec holds references only",
+    ]
+
+
+@pytest.mark.parametrize("key", ["token", "password", "privateKey", "client-key-data", "tls.key", "kubeconfig", "apiKey"])
+def test_secret_key_names_are_refused_at_the_key(key: str):
+    tree = tree_of(f"outer:\n  {key}: x\n")
+    (found,) = find_secret_material(tree, index(tree, FILE))
+    assert found.code == "E210" and found.span == Span(FILE, 2, 3)
+    assert found.message == f"key 'outer.{key}' names secret material; the spec holds references only"
+
+
+def test_references_to_secrets_are_fine():
+    assert secrets_in("""\
+        certificatePath: pki/corp-root/ca
+        remoteSecretPath: istio/{mesh}/{cluster}/kubeconfig
+        property: root-cert.pem
+        description: the token service and its private key live in vault
+        short: QUJDRA==
+        """) == []
+
+
+def test_secret_material_is_reported_with_schema_errors():
+    text = edited(("    certificatePath: pki/corp-root/ca\n", "    certificatePath: pki/corp-root/ca\n    password: hunter2\n"))
+    assert sorted(diagnose(text)) == [("E101", 11, 5), ("E210", 11, 5)]
