@@ -37,7 +37,7 @@ class Grant:
     port_name: str
 
     @property
-    def caller(self) -> str:
+    def identity_label(self) -> str:
         return f"{self.consumer_mesh} [{', '.join(self.consumer_clusters)}] {self.namespace}/{self.service_account}"
 
     @property
@@ -128,7 +128,7 @@ def diff_lines(base: list[Grant], new: list[Grant]) -> list[str]:
     lines = []
     for sign, grant, ports in diff(base, new):
         verb = "grant" if sign == "+" else "revoke"
-        lines.append(f"{sign} {verb} {grant.caller} -> {grant.exporting_mesh} {grant.host} ({grant.service}) "
+        lines.append(f"{sign} {verb} {grant.identity_label} -> {grant.exporting_mesh} {grant.host} ({grant.service}) "
                      f"port {', '.join(ports)}")
     return lines
 

@@ -11,9 +11,12 @@
 Nothing selects the east-west gateway: AUTO_PASSTHROUGH chains carry no authorization filter, so
 enforcement can only happen at the destination workload.
 
-Caveat: istiod expands a principal whose trust domain is the local domain or one of its
-``trustDomainAliases`` to the local domain plus every alias (reference §5.9); when federation peers
-are trusted through aliases, ``prod/ns/a/sa/b`` and ``staging/ns/a/sa/b`` are equivalent here.
+Caveat: istiod rewrites an exact principal (``td/ns/x/sa/y``) whose trust domain is the local
+domain or one of its ``trustDomainAliases`` into one principal per domain in that set (reference
+§5.9; ``when: source.principal`` and ``trustDomains`` are expanded the same way). When federation
+peers are trusted through aliases, ``prod/ns/a/sa/b`` and ``staging/ns/a/sa/b`` are therefore
+equivalent in these policies; trusting peers through ``meshConfig.caCertificates[].trustDomains``
+instead would keep them distinct. Namespace prefixes (``td/ns/x/*``) are matched as written.
 """
 
 from __future__ import annotations
