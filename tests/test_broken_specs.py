@@ -10,6 +10,7 @@ and what was found. A file whose lines are all warnings must exit 0; any error l
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,13 @@ def test_console_script_prints_no_traceback(name: str):
     assert "Traceback" not in done.stdout + done.stderr
     assert done.stderr.splitlines() == expected_lines(BROKEN / name)
     assert done.stdout == ""
+
+
+def test_every_code_is_documented():
+    """docs/diagnostics.md lists every code the package can emit (grep-equivalent of the source)."""
+    package = Path(__file__).parent.parent / "meshgen"
+    source = "\n".join(p.read_text("utf-8") for p in package.rglob("*.py"))
+    codes = set(re.findall(r'"([EW][0-9]{3})"', source))
+    documented = set(re.findall(r"^\| ([EW][0-9]{3}) \|", (package.parent / "docs/diagnostics.md").read_text("utf-8"),
+                                re.MULTILINE))
+    assert codes - documented == set(), "add these codes to docs/diagnostics.md"
