@@ -18,7 +18,10 @@ import jsonschema_rs
 import meshgen
 from meshgen.conformance.finding import Finding, child, join
 
-SCHEMA_DIR = Path(meshgen.__file__).resolve().parent.parent / "schema"
+# The repo's schema/ folder. meshgen/_schemas is a symlink to it, so wheels (pip install ., pre-commit
+# hook environments) carry a copy as package data; a checkout without symlinks falls back to schema/.
+_PACKAGE = Path(meshgen.__file__).resolve().parent
+SCHEMA_DIR = (_PACKAGE / "_schemas").resolve() if (_PACKAGE / "_schemas").is_dir() else _PACKAGE.parent / "schema"
 KUBECONFORM_TEMPLATE = "{{ .ResourceKind }}{{ .KindSuffix }}.json"
 VALUES_CHARTS = {"gateway": "gateway"}  # validate_values name -> schema/helm/<chart>/
 
