@@ -18,6 +18,7 @@ Modern manual-discovery federation (reference §5.10), one host per ServiceEntry
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from meshgen.diagnostics import Diagnostic, MeshgenError
 from meshgen.model import ExportNode, FleetModel
@@ -112,12 +113,13 @@ def exposure_gateway(exports: list[ExportNode]) -> dict:
 
 
 def importer_resources(model: FleetModel, export: ExportNode) -> list[Resource]:
-    out = []
-    for cluster in export.config_clusters:
-        path = bundle_path(cluster, IMPORTS_FILE)
-        out.append(Resource(path, import_service_entry(model, export), export.origin))
-        out.append(Resource(path, import_destination_rule(model, export), export.origin))
-    return out
+    """The same two objects in every importing primary: built once, their bodies shared (nothing
+    after render mutates a body)."""
+    if not export.config_clusters:
+        return []
+    bodies = (import_service_entry(model, export), import_destination_rule(model, export))
+    return [Resource(bundle_path(cluster, IMPORTS_FILE), body, export.origin)
+            for cluster in export.config_clusters for body in bodies]
 
 
 def import_service_entry(model: FleetModel, export: ExportNode) -> dict:
@@ -140,6 +142,7 @@ def resolution(export: ExportNode) -> str:
     return "STATIC" if all(_is_ip(e.address) for e in export.endpoints) else "DNS"
 
 
+@lru_cache(maxsize=4096)  # a fleet has few gateway addresses, each in many imports
 def _is_ip(address: str) -> bool:
     try:
         ipaddress.ip_address(address)
