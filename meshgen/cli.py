@@ -132,17 +132,37 @@ def schema(ctx: Context, out: Path):
 
 def _sync(ctx: Context, spec: Path, out: Path, mode_name: str, validate_output: bool = True):
     from meshgen.pipeline import Options, build
-    from meshgen.writer import Mode, sync
+    from meshgen.writer import Mode, sync, sync_file
 
     mode = Mode[mode_name]
 
     def action():
-        built = build(Options(spec=spec, out=out, validate_output=validate_output))
+        options = Options(spec=spec, out=out, validate_output=validate_output)
+        built = build(options)
         ctx.report([d for d in built.diagnostics if not ctx.quiet or d.is_error])
         plan = sync(built.tree, out, mode)
-        return _finish(ctx, plan, mode, out)
+        lock = sync_file(options.lock_path, built.lock_text.encode("utf-8"), mode)  # after out/: the one file outside it
+        return max(_finish(ctx, plan, mode, out), _finish_lock(ctx, lock, mode))
 
     run(ctx, action)
+
+
+def _finish_lock(ctx: Context, lock, mode) -> int:
+    """The address lock beside the spec: listed or diffed like out/ files; stale means drift."""
+    from meshgen.writer import Mode
+
+    if not lock.changes:
+        return EXIT_OK
+    change = lock.changes[0]
+    if mode is Mode.DIFF:
+        click.echo(lock.diff(), nl=False)
+    elif mode is Mode.CHECK:
+        click.echo(f"{change.action}: {change.path}")
+        if not ctx.quiet:
+            click.echo(f"{change.path} is stale: run `meshgen render`", err=True)
+    elif not ctx.quiet:
+        click.echo(f"{change.path}: {change.action}d", err=True)
+    return EXIT_OK if mode is Mode.WRITE else EXIT_DRIFT
 
 
 def _finish(ctx: Context, plan, mode, out: Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from meshgen.addresses import LOCK_NAME, allocate_fleet, check_limits, format_lock
 from meshgen.checks import run_checks
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span, raise_if_errors
 from meshgen.model import FleetModel
@@ -19,6 +20,11 @@ class Options:
     spec: Path
     out: Path = Path("out")
     validate_output: bool = True
+    lock: Path | None = None  # the address lock; default meshgen.lock beside the spec
+
+    @property
+    def lock_path(self) -> Path:
+        return self.lock or self.spec.with_name(LOCK_NAME)
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Build:
     model: FleetModel
     tree: dict[str, bytes]
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    lock_text: str = ""  # the address lock this build used; the CLI writes it beside the spec
 
 
 def read_spec(path: Path) -> Loaded:
@@ -41,10 +48,32 @@ def read_spec(path: Path) -> Loaded:
     return loaded
 
 
-def resolve_model(loaded: Loaded) -> FleetModel:
+def resolve_model(loaded: Loaded, addresses: dict[str, str] | None = None) -> FleetModel:
+    """The model; without ``addresses``, they come from the lock beside the spec (read, never written)."""
     from meshgen.resolve import resolve
 
-    return resolve(loaded.fleet, loaded.positions)
+    if addresses is None:
+        addresses, _ = allocate_addresses(loaded, Path(loaded.positions.file).with_name(LOCK_NAME))
+    return resolve(loaded.fleet, loaded.positions, addresses)
+
+
+def read_lock(path: Path) -> str:
+    """The lock file's text; a missing lock is empty (first render)."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise MeshgenError([Diagnostic("E501", f"cannot read lock file: {exc.strerror}", Span(str(path)))]) from None
+    except UnicodeDecodeError:
+        raise MeshgenError([Diagnostic("E303", "lock file is not UTF-8 text", Span(str(path), 1, 1))]) from None
+
+
+def allocate_addresses(loaded: Loaded, lock_path: Path) -> tuple[dict[str, str], str]:
+    """Imported host -> address and the next lock text. Raises MeshgenError on E301-E303."""
+    lock, problems = allocate_fleet(loaded.fleet, loaded.positions, read_lock(lock_path), str(lock_path))
+    raise_if_errors(problems)
+    return {e.host: str(e.address) for e in lock.entries}, format_lock(lock)
 
 
 def build(options: Options) -> Build:
@@ -53,12 +82,14 @@ def build(options: Options) -> Build:
     from meshgen.render import render
 
     loaded = read_spec(options.spec)
-    model = resolve_model(loaded)
+    addresses, lock_text = allocate_addresses(loaded, options.lock_path)
+    model = resolve_model(loaded, addresses)
+    diagnostics = list(loaded.diagnostics) + check_limits(model)
+    raise_if_errors(diagnostics)
     resources = render(model)
-    diagnostics = list(loaded.diagnostics)
     if options.validate_output:
         from meshgen.conformance import validate_resources
 
         diagnostics += validate_resources(resources)
         raise_if_errors(diagnostics)
-    return Build(model, emit(resources), diagnostics)
+    return Build(model, emit(resources), diagnostics, lock_text)

@@ -87,6 +87,27 @@ def sync(tree: dict[str, bytes], out_dir: Path, mode: Mode) -> Plan:
     return result
 
 
+def sync_file(path: Path, data: bytes, mode: Mode) -> Plan:
+    """One file outside out/ (the address lock): planned like a tree file; WRITE replaces it
+    atomically through a temp sibling, and only when its bytes change."""
+    target = Path(path)
+    if target.exists() and not target.is_file():
+        raise MeshgenError([Diagnostic("E503", f"cannot write {target}: something other than a file is there",
+                                       Span(str(target)))])
+    old = target.read_bytes() if target.is_file() else None
+    if old == data:
+        return Plan(())
+    if mode is Mode.WRITE:
+        temp = _temp_path(target)
+        try:
+            _write_temp(temp, data)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        _fsync_folder(target.parent)
+    return Plan((Change(str(target), "update" if old is not None else "create", old, data),))
+
+
 def plan(tree: dict[str, bytes], out_dir: Path) -> Plan:
     root = Path(out_dir)
     _raise_if_any([_path_error(root, path, "rendered file") for path in tree])

@@ -282,12 +282,26 @@ class GitOps(Model):
     fluxNamespace: Name = "flux-system"
 
 
+class Budgets(Model):
+    """Per-cluster sizes above which meshgen warns (W301): istiod and every sidecar hold all of it."""
+
+    serviceEntriesPerCluster: int = Field(5000, ge=1, description="Imported ServiceEntries per config cluster.")
+    endpointsPerCluster: int = Field(20000, ge=1, description="Endpoints of imported ServiceEntries per config cluster.")
+
+
 class Settings(Model):
     exportSuffix: DnsName = Field("global", description="Suffix of exported names: `<name>.<namespace>.<suffix>`.")
     addressRange: Cidr = Field(
         "240.10.0.0/16",
         description="Range for imported-service addresses; avoids Istio's 240.240.0.0/16 auto-allocation.",
     )
+    addressQuarantine: int = Field(
+        10,
+        ge=0,
+        le=10_000,
+        description="Renders that change meshgen.lock during which a released address is not reused (stale DNS).",
+    )
+    budgets: Budgets = Field(Budgets(), description="Per-cluster sizes above which meshgen warns.")
     importNamespace: Name = Field("istio-system", description="Namespace of imported ServiceEntries.")
     gitops: GitOps = GitOps()
 

@@ -1,0 +1,416 @@
+"""Stable addresses for imported hosts, kept in a committed lock file (``meshgen.lock``). Pure.
+
+Lock file, one entry a line, comments (``#``) and blank lines ignored::
+
+    # meshgen.lock: ...header...
+    ledger.payments.global 240.10.52.183            <host> <address>, sorted by host
+    released 240.10.7.1 9 search.catalog.global     released <address> <renders left> <last host>
+
+Allocation rule, applied to the hosts of ``exports`` (hosts are fleet-wide unique, so one
+address per host is unique in every consuming cluster):
+  1. A host in the lock keeps its address. A pinned host (``exports[].address``) gets its pin,
+     even when that changes its locked address: a pin is explicit.
+  2. A new host gets the first free address probing upwards (with wrap-around) from
+     ``sha256(host) mod size`` of ``settings.addressRange``. The start depends on the host alone,
+     so two branches that each add a host almost never pick the same address (lowest-free would
+     hand both the same one), and an empty lock re-derives the committed lock of an unchanged spec.
+  Free means: inside the range, not its first or last address, not in a forbidden block
+  (``FORBIDDEN``, or a cluster's pod/service CIDR), not locked, pinned or quarantined.
+
+Quarantine rule. A *generation* is a render whose host -> address map differs from the lock's.
+A render that is not one rewrites the lock unchanged, so ``render`` then ``check`` is clean. When
+a generation releases an address (host removed or renamed, or re-pinned), the address is not
+handed out in that generation nor in the next ``settings.addressQuarantine`` generations: its
+``released`` line counts them down and disappears at zero. Deleting the line frees it at once.
+
+Codes: E301 pinned address collides or is outside the range / forbidden; E302 range too small;
+E303 lock file inconsistent; E304 a ServiceEntry over an Istio limit; W301 budget exceeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from meshgen.diagnostics import Diagnostic, Severity, Span
+from meshgen.spec.models import Fleet
+from meshgen.spec.positions import Positions
+
+LOCK_NAME = "meshgen.lock"
+HEADER = (
+    "# meshgen.lock: stable addresses of imported hosts. Written by `meshgen render`; commit it and review\n"
+    "# its diffs. `<host> <address>` lines never change once written. `released <address> <n> <host>` keeps a\n"
+    "# removed host's address unused for n more renders that change this file; delete the line to free it.\n"
+)
+MAX_PER_SERVICE_ENTRY = 256  # addresses and ports (CRD maxItems)
+MAX_ENDPOINTS_PER_SERVICE_ENTRY = 4096  # endpoints (CRD maxItems)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+FORBIDDEN = (
+    ("0.0.0.0/8", "'this network' block 0.0.0.0/8"),
+    ("127.0.0.0/8", "loopback 127.0.0.0/8 (the sidecar may redirect it to its inbound listener)"),
+    ("224.0.0.0/4", "multicast 224.0.0.0/4"),
+    ("240.240.0.0/16", "Istio's auto-allocation range 240.240.0.0/16"),
+    ("255.255.255.255/32", "the broadcast address"),
+    ("::/128", "the unspecified address"),
+    ("::1/128", "loopback ::1"),
+    ("ff00::/8", "multicast ff00::/8"),
+)
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_NO_SPAN = Span("")
+
+
+# --- the lock ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Locked:
+    host: str
+    address: IPAddress
+    span: Span = field(default=_NO_SPAN, compare=False)  # of the address
+    host_col: int = field(default=1, compare=False)
+
+
+@dataclass(frozen=True)
+class Released:
+    address: IPAddress
+    renders_left: int  # lock-changing renders during which it stays reserved
+    host: str  # the host that held it, for reviewers
+    span: Span = field(default=_NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class Lock:
+    entries: tuple[Locked, ...] = ()
+    released: tuple[Released, ...] = ()
+
+    @property
+    def addresses(self) -> dict[str, IPAddress]:
+        return {e.host: e.address for e in self.entries}
+
+
+def format_lock(lock: Lock) -> str:
+    lines = [f"{e.host} {e.address}\n" for e in sorted(lock.entries, key=lambda e: e.host)]
+    ordered = sorted(lock.released, key=lambda r: (r.address.version, int(r.address)))
+    lines += [f"released {r.address} {r.renders_left} {r.host}\n" for r in ordered]
+    return HEADER + "".join(lines)
+
+
+def parse_lock(text: str, file: str) -> tuple[Lock, list[Diagnostic]]:
+    """Read lock text; unparsable lines, duplicate hosts and duplicate addresses are E303."""
+    entries, released, problems = [], [], []
+    for number, line in enumerate(text.splitlines(), 1):
+        tokens = [(m.group(), m.start() + 1) for m in re.finditer(r"\S+", line)]
+        if not tokens or tokens[0][0].startswith("#"):
+            continue
+        item, problem = _parse_line(tokens, file, number)
+        problems += [problem] if problem else []
+        target = released if isinstance(item, Released) else entries
+        target += [item] if item else []
+    problems += _duplicates(entries, released)
+    return Lock(tuple(entries), tuple(released)), problems
+
+
+def _parse_line(tokens, file: str, number: int):
+    span = Span(file, number, tokens[0][1])
+    if len(tokens) == 2:
+        return _parse_entry(tokens, file, number)
+    if len(tokens) == 4 and tokens[0][0] == "released":
+        return _parse_released(tokens, file, number)
+    return None, _lock_error(span, f"cannot read line {number}: expected `<host> <address>` or "
+                                   "`released <address> <renders left> <host>`")
+
+
+def _parse_entry(tokens, file: str, number: int):
+    (host, host_col), (text, col) = tokens
+    if not _DNS_NAME.match(host):
+        return None, _lock_error(Span(file, number, host_col), f"'{host}' is not a host name")
+    address = _address(text)
+    if address is None:
+        return None, _lock_error(Span(file, number, col), f"'{text}' is not an IP address")
+    return Locked(host, address, Span(file, number, col), host_col), None
+
+
+def _parse_released(tokens, file: str, number: int):
+    (_, _), (text, col), (count, count_col), (host, _) = tokens
+    address = _address(text)
+    if address is None:
+        return None, _lock_error(Span(file, number, col), f"'{text}' is not an IP address")
+    if not count.isdigit() or int(count) < 1:
+        message = f"renders left must be a whole number of at least 1, found '{count}'"
+        return None, _lock_error(Span(file, number, count_col), message, "delete the line to free the address")
+    return Released(address, int(count), host, Span(file, number, col)), None
+
+
+def _duplicates(entries: list[Locked], released: list[Released]) -> list[Diagnostic]:
+    problems, hosts, owners = [], {}, {}
+    for entry in entries:
+        if entry.host in hosts:
+            where = replace(entry.span, col=entry.host_col)
+            problems.append(_lock_error(where, f"host '{entry.host}' is listed twice (first at line "
+                                               f"{hosts[entry.host].span.line})", "keep one of the lines"))
+            continue
+        hosts[entry.host] = entry
+        problems += _claim(owners, entry.address, entry.span, f"host '{entry.host}'")
+    for item in released:
+        problems += _claim(owners, item.address, item.span, f"released line of '{item.host}'")
+    return problems
+
+
+def _claim(owners: dict, address, span: Span, who: str) -> list[Diagnostic]:
+    if address in owners:
+        first_who, first = owners[address]
+        message = f"address {address} of {who} is also held by {first_who} at line {first.line}"
+        return [_lock_error(span, message, "every address belongs to one host; delete one line to renumber it")]
+    owners[address] = (who, span)
+    return []
+
+
+def _lock_error(span: Span, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic("E303", f"lock file is inconsistent: {message}", span, hint=hint)
+
+
+def _address(text: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+# --- the pool of allocatable addresses ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pool:
+    """``settings.addressRange`` minus its first and last address and the forbidden blocks in it."""
+
+    network: IPNetwork
+    forbidden: tuple[tuple[IPNetwork, str], ...] = ()
+    span: Span = _NO_SPAN
+
+    @cached_property
+    def ends(self) -> frozenset:
+        net = self.network
+        return frozenset({net.network_address, net.broadcast_address}) if net.num_addresses > 2 else frozenset()
+
+    def why_not(self, address: IPAddress) -> str:
+        """Why the address cannot be allocated, or '' when it can (free or not)."""
+        if address.version != self.network.version or address not in self.network:
+            return f"it is outside settings.addressRange {self.network}"
+        if address in self.ends:
+            return f"it is the first or last address of {self.network}"
+        reason = next((why for net, why in self.forbidden if address in net), "")
+        return f"it is in {reason}" if reason else ""
+
+    def capacity(self) -> int:
+        blocks = ipaddress.collapse_addresses(net for net, _ in self.forbidden)
+        blocked = sum(net.num_addresses for net in blocks)
+        outside = [a for a in self.ends if not any(a in net for net, _ in self.forbidden)]
+        return self.network.num_addresses - blocked - len(outside)
+
+    def next_free(self, host: str, taken: set) -> IPAddress:
+        """First free address from the host's hash start, upwards with wrap. Caller checks capacity."""
+        size, base = self.network.num_addresses, int(self.network.network_address)
+        offset = int.from_bytes(hashlib.sha256(host.encode()).digest()[:8], "big") % size
+        while True:
+            address = ipaddress.ip_address(base + offset)
+            block = next((net for net, _ in self.forbidden if address in net), None)
+            if block is not None:
+                offset = (int(block.broadcast_address) - base + 1) % size
+            elif address in taken or address in self.ends:
+                offset = (offset + 1) % size
+            else:
+                return address
+
+
+def pool_for(fleet: Fleet, positions: Positions) -> Pool:
+    network = ipaddress.ip_network(fleet.settings.addressRange)
+    blocks = [(ipaddress.ip_network(cidr), why) for cidr, why in FORBIDDEN]
+    for cluster in sorted(fleet.clusters, key=lambda c: c.name):
+        blocks += [(ipaddress.ip_network(c), f"pod CIDR {c} of cluster '{cluster.name}'") for c in cluster.podCIDRs]
+        blocks += [(ipaddress.ip_network(c), f"service CIDR {c} of cluster '{cluster.name}'")
+                   for c in cluster.serviceCIDRs]
+    inside = tuple(_clip(net, why, network) for net, why in blocks if _overlaps(net, network))
+    return Pool(network, inside, positions.span(("settings", "addressRange")))
+
+
+def _overlaps(net: IPNetwork, network: IPNetwork) -> bool:
+    return net.version == network.version and net.overlaps(network)
+
+
+def _clip(net: IPNetwork, why: str, network: IPNetwork) -> tuple[IPNetwork, str]:
+    return (net if net.subnet_of(network) else network), why
+
+
+# --- allocation ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """A host that needs an address, with its pin and where the spec declares it."""
+
+    host: str
+    pin: IPAddress | None = None
+    span: Span = _NO_SPAN
+    pin_span: Span = _NO_SPAN
+
+
+def requests_for(fleet: Fleet, positions: Positions) -> list[Request]:
+    from meshgen.resolve import export_host
+
+    return [
+        Request(export_host(fleet, e), e.address and ipaddress.ip_address(e.address),
+                positions.span(("exports", i)), positions.span(("exports", i, "address")))
+        for i, e in enumerate(fleet.exports)
+    ]
+
+
+def allocate(requests: list[Request], lock: Lock, pool: Pool, quarantine: int) -> tuple[Lock, list[Diagnostic]]:
+    """The next lock: every request gets an address; see the module docstring for the rules."""
+    problems = check_lock(lock, pool)
+    if problems:
+        return lock, problems
+    locked = lock.addresses
+    pins, problems = _pins(requests, lock, pool)
+    if problems:
+        return lock, problems
+    assigned = {r.host: locked[r.host] for r in requests if r.host in locked and r.host not in pins}
+    assigned.update(pins)
+    if assigned == locked and locked.keys() == {r.host for r in requests}:
+        return Lock(_entries(assigned), lock.released), []  # not a generation: the lock stays as it is
+    released = _released(lock, assigned, quarantine)
+    taken = set(assigned.values()) | {r.address for r in lock.released} | {r.address for r in released}
+    return _assign_new(requests, assigned, taken, pool, lock.released, released)
+
+
+def _assign_new(requests, assigned, taken, pool, old, new) -> tuple[Lock, list[Diagnostic]]:
+    fresh = sorted({r.host for r in requests} - assigned.keys())
+    problem = _capacity(pool, taken, len(fresh))
+    if problem:
+        return Lock(), [problem]
+    for host in fresh:
+        assigned[host] = pool.next_free(host, taken)
+        taken.add(assigned[host])
+    counted = [replace(r, renders_left=r.renders_left - 1) for r in old if r.renders_left > 1]
+    return Lock(_entries(assigned), tuple(counted + new)), []
+
+
+def _entries(assigned: dict[str, IPAddress]) -> tuple[Locked, ...]:
+    return tuple(Locked(host, assigned[host]) for host in sorted(assigned))
+
+
+def _released(lock: Lock, assigned: dict[str, IPAddress], quarantine: int) -> list[Released]:
+    if quarantine < 1:
+        return []
+    kept = set(assigned.values())
+    return [Released(e.address, quarantine, e.host) for e in lock.entries if e.address not in kept]
+
+
+def check_lock(lock: Lock, pool: Pool) -> list[Diagnostic]:
+    """Every address in the lock must still be allocatable from the pool (E303)."""
+    hint = "restore settings.addressRange, or delete the line to give it a new address"
+    found = []
+    for item in (*lock.entries, *lock.released):
+        why = pool.why_not(item.address)
+        if why:
+            found.append(_lock_error(item.span, f"address {item.address} of '{item.host}' is not allocatable: {why}",
+                                     hint))
+    return found
+
+
+def _pins(requests: list[Request], lock: Lock, pool: Pool) -> tuple[dict[str, IPAddress], list[Diagnostic]]:
+    pinned = [r for r in requests if r.pin is not None]
+    pinned_hosts = {r.host for r in pinned}
+    holders = {e.address: e for e in lock.entries if e.host not in pinned_hosts}
+    holders.update({r.address: r for r in lock.released})
+    live = {r.host for r in requests}
+    pins, firsts, problems = {}, {}, []
+    for request in pinned:
+        problem = _pin_problem(request, pool, firsts.get(request.pin), holders.get(request.pin), live)
+        problems += [problem] if problem else []
+        firsts.setdefault(request.pin, request)
+        pins[request.host] = request.pin
+    return pins, problems
+
+
+def _pin_problem(request: Request, pool: Pool, first: Request | None, holder, live: set) -> Diagnostic | None:
+    why = pool.why_not(request.pin)
+    if why:
+        return _pin_error(request, f"pinned address {request.pin} of '{request.host}' cannot be used: {why}",
+                          "choose an address inside settings.addressRange and outside reserved blocks")
+    if first is not None:
+        return _pin_error(request, f"pinned address {request.pin} of '{request.host}' is also pinned by "
+                                   f"'{first.host}' at line {first.pin_span.line}", "pin a distinct address")
+    if isinstance(holder, Released):
+        return _pin_error(request, f"pinned address {request.pin} of '{request.host}' was released by "
+                                   f"'{holder.host}' and is quarantined for {holder.renders_left} more renders "
+                                   f"({holder.span})", "pick another, or delete its `released` line to free it")
+    if holder is not None and holder.host in live:
+        return _pin_error(request, f"pinned address {request.pin} of '{request.host}' is locked to "
+                                   f"'{holder.host}' ({holder.span})", "pick another, or pin that host elsewhere")
+    return None
+
+
+def _pin_error(request: Request, message: str, hint: str) -> Diagnostic:
+    return Diagnostic("E301", message, request.pin_span, hint=hint)
+
+
+def _capacity(pool: Pool, taken: set, needed: int) -> Diagnostic | None:
+    usable = pool.capacity()
+    used = sum(1 for a in taken if not pool.why_not(a))
+    if needed <= usable - used:
+        return None
+    message = (f"settings.addressRange {pool.network} has {usable} usable addresses, {used} of them locked, "
+               f"pinned or quarantined; {needed} new hosts need one")
+    return Diagnostic("E302", message, pool.span, hint="widen the range (quarantined addresses free up over renders)")
+
+
+def allocate_fleet(fleet: Fleet, positions: Positions, lock_text: str, lock_file: str) -> tuple[Lock, list[Diagnostic]]:
+    """Parse the lock and allocate every export's host; the lock comes back unchanged on errors."""
+    lock, problems = parse_lock(lock_text, lock_file)
+    if problems:
+        return lock, problems
+    quarantine = fleet.settings.addressQuarantine
+    return allocate(requests_for(fleet, positions), lock, pool_for(fleet, positions), quarantine)
+
+
+# --- Istio limits and per-cluster budgets ---------------------------------------------------------
+
+
+def check_limits(model) -> list[Diagnostic]:
+    """E304 for an imported ServiceEntry over Istio's limits; W301 for a cluster over its budget."""
+    found = []
+    for export in model.exports:
+        found += _entry_limits(model, export)
+    budgets = model.fleet.settings.budgets
+    for cluster in model.clusters:
+        imports = model.imports_for(cluster)
+        found += _over_budget(model, cluster, "imported ServiceEntries", len(imports), budgets.serviceEntriesPerCluster)
+        endpoints = sum(len(e.endpoints) for e in imports)
+        found += _over_budget(model, cluster, "imported endpoints", endpoints, budgets.endpointsPerCluster)
+    return found
+
+
+def _entry_limits(model, export) -> list[Diagnostic]:
+    ports = {p.name for placement in model.placements(export.service, export.mesh.name) for p in placement.ports}
+    counts = (("ports", len(ports) or len(export.service.ports), MAX_PER_SERVICE_ENTRY),
+              ("addresses", 1, MAX_PER_SERVICE_ENTRY),
+              ("endpoints", len(export.endpoints), MAX_ENDPOINTS_PER_SERVICE_ENTRY))
+    return [
+        Diagnostic("E304", f"the ServiceEntry of '{export.host}' would carry {count} {what}; Istio accepts at most "
+                           f"{limit}", export.origin, hint="split the service, or export fewer gateways")
+        for what, count, limit in counts if count > limit
+    ]
+
+
+def _over_budget(model, cluster: str, what: str, count: int, budget: int) -> list[Diagnostic]:
+    if count <= budget:
+        return []
+    message = f"cluster '{cluster}' carries {count} {what}, over the budget of {budget}"
+    return [Diagnostic("W301", message, model.origin("clusters", cluster), Severity.WARNING,
+                       hint="raise settings.budgets if istiod and the sidecars are sized for it")]
