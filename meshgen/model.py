@@ -3,6 +3,10 @@
 Built by ``resolve.resolve`` after the checks passed, so every reference here is known to exist.
 Everything is read-only; iteration order is sorted by name so renderers are deterministic
 whatever the order of set-like lists in the spec.
+
+Renderers ask the same questions once per object (which clusters a mesh has, where a service
+runs, what a cluster imports), so each answer is computed once for the whole fleet, in one
+indexed pass, and cached; the lookups hand out fresh lists, so a caller may change what it gets.
 """
 
 from __future__ import annotations
@@ -109,13 +113,24 @@ class FleetModel:
         return self.meshes[self.clusters[cluster].mesh]
 
     def mesh_clusters(self, mesh: str) -> list[Cluster]:
-        return [c for c in self.clusters.values() if c.mesh == mesh]
+        return list(self._clusters_by_mesh.get(mesh, ()))
+
+    @cached_property
+    def _clusters_by_mesh(self) -> dict[str, list[Cluster]]:
+        found: dict[str, list[Cluster]] = {}
+        for cluster in self.clusters.values():
+            found.setdefault(cluster.mesh, []).append(cluster)
+        return found
 
     def mesh_networks(self, mesh: str) -> list[str]:
-        return sorted({c.network for c in self.mesh_clusters(mesh)})
+        return list(self._networks_by_mesh.get(mesh, ()))
+
+    @cached_property
+    def _networks_by_mesh(self) -> dict[str, list[str]]:
+        return {mesh: sorted({c.network for c in clusters}) for mesh, clusters in self._clusters_by_mesh.items()}
 
     def multi_network(self, mesh: str) -> bool:
-        return len(self.mesh_networks(mesh)) > 1
+        return len(self._networks_by_mesh.get(mesh, ())) > 1
 
     def is_primary(self, cluster: str) -> bool:
         return self.clusters[cluster].controlPlane.role == "primary"
@@ -125,18 +140,30 @@ class FleetModel:
         return self.clusters[cluster].controlPlane.primary or cluster
 
     def primaries(self, mesh: str) -> list[Cluster]:
-        return [c for c in self.mesh_clusters(mesh) if c.controlPlane.role == "primary"]
+        return [c for c in self._clusters_by_mesh.get(mesh, ()) if c.controlPlane.role == "primary"]
 
     def remotes_of(self, primary: str) -> list[Cluster]:
-        return [c for c in self.clusters.values() if c.controlPlane.primary == primary]
+        return list(self._remotes_by_primary.get(primary, ()))
+
+    @cached_property
+    def _remotes_by_primary(self) -> dict[str, list[Cluster]]:
+        found: dict[str, list[Cluster]] = {}
+        for cluster in self.clusters.values():
+            if cluster.controlPlane.primary:
+                found.setdefault(cluster.controlPlane.primary, []).append(cluster)
+        return found
+
+    def gateway_owners(self, cluster: str) -> list[Cluster]:
+        """Clusters whose gateways front this one: itself when it has gateways, else the clusters
+        of its mesh on its network that have some."""
+        own = self.clusters[cluster]
+        if own.gateways:
+            return [own]
+        return [c for c in self._clusters_by_mesh[own.mesh] if c.network == own.network and c.gateways]
 
     def gateways_for(self, cluster: str) -> list[GatewayAddress]:
         """Gateways that front a cluster: its own, else those of same-network clusters of its mesh."""
-        own = self.clusters[cluster]
-        if own.gateways:
-            return list(own.gateways)
-        mates = [c for c in self.mesh_clusters(own.mesh) if c.network == own.network and c.gateways]
-        return [g for c in mates for g in c.gateways]
+        return [g for c in self.gateway_owners(cluster) for g in c.gateways]
 
     def locality(self, cluster: str) -> str:
         loc = self.clusters[cluster].locality
@@ -145,16 +172,33 @@ class FleetModel:
     # --- services ------------------------------------------------------------------------------
 
     def placements(self, service: Service, mesh: str | None = None) -> list[Placement]:
+        """Where the service runs, sorted by cluster; only in `mesh` when given."""
+        every = self._placements.get((service.namespace, service.name))
+        if every is None or every[0] is not service:  # not one of the fleet's own services
+            every = (service, self._place(service))
+        return [p for p in every[1] if mesh is None or p.cluster.mesh == mesh]
+
+    @cached_property
+    def _placements(self) -> dict[tuple[str, str], tuple[Service, list[Placement]]]:
+        return {key: (service, self._place(service)) for key, service in self.services.items()}
+
+    def _place(self, service: Service) -> list[Placement]:
         out = []
         for inst in sorted(service.instances, key=lambda i: i.cluster):
-            cluster = self.clusters[inst.cluster]
-            if mesh is None or cluster.mesh == mesh:
-                ports = tuple(inst.ports) if inst.ports is not None else tuple(service.ports)
-                out.append(Placement(cluster, inst.count, inst.weight or inst.count, ports))
+            ports = tuple(inst.ports) if inst.ports is not None else tuple(service.ports)
+            out.append(Placement(self.clusters[inst.cluster], inst.count, inst.weight or inst.count, ports))
         return out
 
     def services_in_mesh(self, mesh: str) -> list[Service]:
-        return [s for s in self.services.values() if self.placements(s, mesh)]
+        return list(self._services_by_mesh.get(mesh, ()))
+
+    @cached_property
+    def _services_by_mesh(self) -> dict[str, list[Service]]:
+        found: dict[str, list[Service]] = {}
+        for key, service in self.services.items():
+            for mesh in dict.fromkeys(p.cluster.mesh for p in self._placements[key][1]):
+                found.setdefault(mesh, []).append(service)
+        return found
 
     def service_meshes(self, service: Service) -> list[str]:
         return sorted({self.clusters[i.cluster].mesh for i in service.instances})
@@ -178,22 +222,38 @@ class FleetModel:
         return sorted(nodes, key=lambda n: n.host)
 
     def imports_for(self, config_cluster: str) -> list[ExportNode]:
-        return [e for e in self.exports if config_cluster in e.config_clusters]
+        return list(self._imports_by_config_cluster.get(config_cluster, ()))
+
+    @cached_property
+    def _imports_by_config_cluster(self) -> dict[str, list[ExportNode]]:
+        found: dict[str, list[ExportNode]] = {}
+        for export in self.exports:
+            for cluster in export.config_clusters:
+                found.setdefault(cluster, []).append(export)
+        return found
 
     def exports_of(self, mesh: str) -> list[ExportNode]:
-        return [e for e in self.exports if e.mesh.name == mesh]
+        return list(self._exports_by_mesh.get(mesh, ()))
+
+    @cached_property
+    def _exports_by_mesh(self) -> dict[str, list[ExportNode]]:
+        found: dict[str, list[ExportNode]] = {}
+        for export in self.exports:
+            found.setdefault(export.mesh.name, []).append(export)
+        return found
 
     def peer_meshes(self, mesh: str) -> list[str]:
         """Meshes federated with this one in either direction."""
-        peers = set()
+        return sorted(self._peers.get(mesh, set()) - {mesh})
+
+    @cached_property
+    def _peers(self) -> dict[str, set[str]]:
+        peers: dict[str, set[str]] = {}
         for e in self.exports:
-            consumer_meshes = {self.clusters[c].mesh for c in e.consumer_clusters}
-            if e.mesh.name == mesh:
-                peers |= consumer_meshes
-            elif mesh in consumer_meshes:
-                peers.add(e.mesh.name)
-        peers.discard(mesh)
-        return sorted(peers)
+            for consumer_mesh in {self.clusters[c].mesh for c in e.consumer_clusters}:
+                peers.setdefault(e.mesh.name, set()).add(consumer_mesh)
+                peers.setdefault(consumer_mesh, set()).add(e.mesh.name)
+        return peers
 
     def trust_domain_aliases(self, mesh: str) -> list[str]:
         """Trust domains of federation peers: inbound mTLS only accepts the local domain and these."""

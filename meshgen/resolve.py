@@ -91,7 +91,7 @@ def gateway_endpoints(model: FleetModel, service, mesh: str) -> tuple[Endpoint, 
     a placement's weight is split evenly over the gateways of its network)."""
     fronting = []
     for placement in model.placements(service, mesh):
-        owners = _gateway_owners(model, placement.cluster)
+        owners = model.gateway_owners(placement.cluster.name)
         gateways = [(owner, gw) for owner in owners for gw in owner.gateways]
         if gateways:
             fronting.append((placement.weight, gateways))
@@ -110,12 +110,6 @@ def gateway_endpoints(model: FleetModel, service, mesh: str) -> tuple[Endpoint, 
         for (address, port), (owner, weight) in merged.items()
     ]
     return tuple(sorted(endpoints, key=lambda e: (e.cluster, e.address, e.port)))
-
-
-def _gateway_owners(model: FleetModel, cluster):
-    if cluster.gateways:
-        return [cluster]
-    return [c for c in model.mesh_clusters(cluster.mesh) if c.network == cluster.network and c.gateways]
 
 
 def _gcd_all(values) -> int:
