@@ -135,11 +135,14 @@ def _sync(ctx: Context, spec: Path, out: Path, mode_name: str, validate_output: 
     from meshgen.writer import Mode, sync, sync_file
 
     mode = Mode[mode_name]
+    progress = Progress(ctx)
 
     def action():
+        progress(f"{spec}: loading, checking, resolving, rendering and validating")
         options = Options(spec=spec, out=out, validate_output=validate_output)
         built = build(options)
         ctx.report([d for d in built.diagnostics if not ctx.quiet or d.is_error])
+        progress(f"{len(built.tree)} files rendered; {'writing' if mode is Mode.WRITE else 'comparing with'} {out}")
         plan = sync(built.tree, out, mode)
         lock = sync_file(options.lock_path, built.lock_text.encode("utf-8"), mode)  # after out/: the one file outside it
         return max(_finish(ctx, plan, mode, out), _finish_lock(ctx, lock, mode))
@@ -299,6 +302,45 @@ def access(ctx: Context, spec: Path, format_out: str, base: Path | None):
             echo_json(to_json(grants))
         else:
             click.echo(to_markdown(grants), nl=False)
+        return EXIT_OK
+
+    run(ctx, action)
+
+
+class Progress:
+    """Stage messages on stderr: always with --verbose; on a terminal unless --quiet; never in CI formats."""
+
+    def __init__(self, ctx: Context):
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self.enabled = ctx.verbose or (not ctx.quiet and ctx.format == "text" and sys.stderr.isatty())
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            click.echo(f"[{self._clock() - self._start:6.2f}s] {message}", err=True)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=Path("fleet.yaml"), required=False)
+@click.pass_obj
+def init(ctx: Context, path: Path):
+    """Write a commented starter spec to PATH (a folder gets fleet.yaml); never overwrites a file."""
+    from meshgen.init import STARTER_NAME, starter_spec
+
+    def action():
+        target = path / STARTER_NAME if path.is_dir() else path
+        try:
+            with open(target, "x", encoding="utf-8", newline="\n") as handle:
+                handle.write(starter_spec())
+        except FileExistsError:
+            raise MeshgenError([Diagnostic("E512", f"{target} already exists; meshgen init never overwrites a file",
+                                           Span(str(target)), hint="pass another path, or move the file away")]) from None
+        except OSError as exc:
+            raise MeshgenError([Diagnostic("E512", f"cannot write {target}: {exc.strerror}", Span(str(target)))]) from None
+        if not ctx.quiet:
+            click.echo(f"wrote {target}; next: `meshgen validate {target}` then `meshgen render {target}`", err=True)
         return EXIT_OK
 
     run(ctx, action)

@@ -119,3 +119,37 @@ def test_github_for_a_valid_spec_prints_nothing():
     result = invoke("--format", "github", "validate", str(EXAMPLE))
     assert result.exit_code == 0
     assert result.stdout == ""
+
+
+# --- progress and shell completion ------------------------------------------------------------
+
+
+def test_progress_with_verbose(tmp_path):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(EXAMPLE.read_text())
+    result = invoke("--verbose", "render", str(spec), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    stages = [line for line in result.stderr.splitlines() if re.match(r"\[ *\d+\.\d\ds\] ", line)]
+    assert len(stages) == 2
+    assert "loading, checking" in stages[0] and "files rendered; writing" in stages[1]
+
+
+def test_no_progress_when_not_a_terminal_or_quiet(tmp_path):
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(EXAMPLE.read_text())
+    result = invoke("render", str(spec), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0 and "files rendered" not in result.stderr
+    result = invoke("--quiet", "check", str(spec), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0 and result.stderr == "" and result.stdout == ""
+
+
+def test_bash_completion_script():
+    result = CliRunner().invoke(main, [], prog_name="meshgen", env={"_MESHGEN_COMPLETE": "bash_source"})
+    assert result.exit_code == 0
+    assert "_meshgen_completion" in result.stdout and "complete " in result.stdout
+
+
+def test_completion_of_commands():
+    env = {"_MESHGEN_COMPLETE": "bash_complete", "COMP_WORDS": "meshgen gr", "COMP_CWORD": "1"}
+    result = CliRunner().invoke(main, [], prog_name="meshgen", env=env)
+    assert "plain,graph" in result.stdout.splitlines()

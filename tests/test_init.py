@@ -1,0 +1,57 @@
+"""`meshgen init`: a commented starter spec that validates and renders, never overwriting a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from meshgen.cli import main
+from meshgen.init import STARTER
+from meshgen.pipeline import Options, build, read_spec
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_init_writes_a_starter_that_validates_and_renders(tmp_path):
+    target = tmp_path / "fleet.yaml"
+    result = invoke("init", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_text() == STARTER
+    assert [d for d in read_spec(target).diagnostics] == []
+    assert invoke("validate", str(target)).exit_code == 0
+    built = build(Options(spec=target, out=tmp_path / "out"))  # every rendered object passes conformance
+    assert "clusters/east-1/kustomization.yaml" in built.tree and "README.md" in built.tree
+
+
+def test_starter_is_commented():
+    comments = [line for line in STARTER.splitlines() if line.lstrip().startswith("#")]
+    assert STARTER.startswith("# yaml-language-server: $schema=")
+    assert len(comments) >= 10
+
+
+def test_init_into_a_folder_writes_fleet_yaml(tmp_path):
+    assert invoke("init", str(tmp_path)).exit_code == 0
+    assert (tmp_path / "fleet.yaml").read_text() == STARTER
+
+
+def test_init_default_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke("init").exit_code == 0
+    assert Path("fleet.yaml").is_file()
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "fleet.yaml"
+    target.write_text("mine\n")
+    result = invoke("init", str(target))
+    assert result.exit_code == 4
+    assert "E512" in result.output and "already exists" in result.output
+    assert target.read_text() == "mine\n"
+
+
+def test_init_reports_an_unwritable_path(tmp_path):
+    result = invoke("init", str(tmp_path / "missing" / "fleet.yaml"))
+    assert result.exit_code == 4 and "E512" in result.output
