@@ -55,7 +55,10 @@ def test_istiod_exposure_only_on_a_primary_serving_remotes():
     gateway = by_name(resources, "west-1", "Gateway")["istiod-gateway"]
     servers = {(s["port"]["name"], s["port"]["number"], s["tls"]["mode"], tuple(s["hosts"]))
                for s in gateway["spec"]["servers"]}
-    assert servers == {("tls-istiod", 15012, "PASSTHROUGH", ("*",)), ("tls-istiodwebhook", 15017, "PASSTHROUGH", ("*",))}
+    assert servers == {
+        ("tls-istiod", 15012, "PASSTHROUGH", ("*",)),
+        ("tls-istiodwebhook", 15017, "PASSTHROUGH", ("*",)),
+    }
 
 
 def test_istiod_virtual_service_routes_both_ports_to_istiod():
