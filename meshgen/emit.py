@@ -101,7 +101,7 @@ def _check_paths(files: dict[str, list]) -> None:
 
 def _collision(path: str, resources: list[Resource], why: str) -> Diagnostic:
     origin = next((r.origin for r in resources if r.origin), None)
-    return Diagnostic("E402", f"rendered file {path}: {why}", origin or Span("<render>"))
+    return Diagnostic("E404", f"rendered file {path}: {why}", origin or Span("<render>"))
 
 
 def _kustomization_folder(path: str) -> str:

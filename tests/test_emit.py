@@ -254,13 +254,13 @@ def test_non_manifest_sharing_a_path_is_an_error():
     resources = [_ns("clusters/east/a.yaml", "x"), Resource("clusters/east/a.yaml", {"a": 1}, manifest=False)]
     with pytest.raises(MeshgenError) as err:
         emit(resources)
-    assert err.value.diagnostics[0].code == "E402"
+    assert err.value.diagnostics[0].code == "E404"
 
 
 def test_rendered_kustomization_path_is_reserved():
     with pytest.raises(MeshgenError) as err:
         emit([_ns("clusters/east/kustomization.yaml", "x")])
-    assert err.value.diagnostics[0].code == "E402"
+    assert err.value.diagnostics[0].code == "E404"
 
 
 bodies = st.dictionaries(strings, trees, max_size=3)
