@@ -7,7 +7,7 @@ Exit codes (also in README.md):
   3  rendered output fails Istio/Kubernetes rules (render invariant)
   4  output or IO error (cannot read the spec, unsafe path, unowned file in the way)
   5  internal error (a bug: rerun with --debug for the traceback)
-  64 usage error (click)
+  2  also: usage error (unknown option or command; click)
 """
 
 from __future__ import annotations
@@ -98,11 +98,10 @@ def main(click_ctx, output_format, debug, quiet, verbose, limit):
 @click.pass_obj
 def validate(ctx: Context, spec: Path):
     """Check SPEC and print every diagnostic; exit 2 if it has errors."""
-    from meshgen.pipeline import read_spec
+    from meshgen.pipeline import Options, validate_spec
 
     def action():
-        loaded = read_spec(spec)
-        ctx.report(loaded.diagnostics)
+        ctx.report(validate_spec(Options(spec=spec)))
         if not ctx.quiet and ctx.format == "text":
             click.echo(f"{spec}: ok", err=True)
         return EXIT_OK

@@ -76,6 +76,16 @@ def allocate_addresses(loaded: Loaded, lock_path: Path) -> tuple[dict[str, str],
     return {e.host: str(e.address) for e in lock.entries}, format_lock(lock)
 
 
+def validate_spec(options: Options) -> list[Diagnostic]:
+    """What `meshgen validate` reports: spec checks, address allocation against the lock, budgets.
+    Reads the lock, writes nothing. Raises MeshgenError on errors; returns the warnings."""
+    loaded = read_spec(options.spec)
+    addresses, _ = allocate_addresses(loaded, options.lock_path)
+    diagnostics = list(loaded.diagnostics) + check_limits(resolve_model(loaded, addresses))
+    raise_if_errors(diagnostics)
+    return diagnostics
+
+
 def build(options: Options) -> Build:
     """Everything up to the in-memory tree. Raises MeshgenError on any error diagnostic."""
     from meshgen.emit import emit

@@ -90,3 +90,12 @@ def test_missing_spec_is_an_io_error(tmp_path: Path):
     assert result.exit_code == 4
     assert "E501" in result.output
     assert "Traceback" not in result.output
+
+
+def test_validate_checks_pinned_addresses_against_the_range(workspace: Path):
+    spec = workspace / "fleet.yaml"
+    spec.write_text(spec.read_text().replace("  - service: payments/ledger\n", "  - service: payments/ledger\n    address: 127.0.0.9\n"))
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2, result.output
+    assert "error[E301]" in result.output
+    assert not (workspace / "meshgen.lock").exists()
