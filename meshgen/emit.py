@@ -71,9 +71,13 @@ def dump_yaml(obj) -> str:
 def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
     """Group resources into files and add one kustomization per cluster folder."""
     files: dict[str, list[tuple[tuple, str, Resource]]] = {}
+    texts: dict[int, tuple[object, str]] = {}  # id(body) -> (body, text): a shared body is dumped once
     for resource in resources:
-        text = resource.body if isinstance(resource.body, str) else dump_yaml(resource.body)  # str: raw text
-        files.setdefault(resource.path, []).append((resource.sort_key(), text, resource))
+        body = resource.body
+        seen = texts.get(id(body))
+        if seen is None:
+            seen = texts[id(body)] = (body, body if isinstance(body, str) else dump_yaml(body))  # str: raw text
+        files.setdefault(resource.path, []).append((resource.sort_key(), seen[1], resource))
     _check_paths(files)
     tree = {path: "---\n".join(text for _, text, _ in sorted(docs, key=_doc_order)) for path, docs in files.items()}
     for path, text in _kustomizations(files).items():
