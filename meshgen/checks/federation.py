@@ -8,7 +8,39 @@ from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions
 
 
+def network_clashes(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """Imported endpoints carry the exporter's network name. If a consumer mesh spans several networks
+    and runs its own gateway on a network of that name, its istiod replaces the endpoint with its own
+    gateway (split-horizon EDS), which has no route for the import: traffic would fail."""
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    network_of = {c.name: c.network for c in fleet.clusters}
+    mesh_networks: dict[str, set] = {}
+    gateway_networks: dict[str, set] = {}
+    for c in fleet.clusters:
+        mesh_networks.setdefault(c.mesh, set()).add(c.network)
+        if c.gateways:
+            gateway_networks.setdefault(c.mesh, set()).add(c.network)
+    services = {f"{s.namespace}/{s.name}": s for s in fleet.services}
+    found = []
+    for i, export in enumerate(fleet.exports):
+        served = {network_of[x.cluster] for x in services[export.service].instances if mesh_of[x.cluster] == export.mesh}
+        consumers = {c.mesh or mesh_of[c.cluster] for c in export.to} - {export.mesh}
+        for mesh in sorted(consumers):
+            if len(mesh_networks.get(mesh, ())) < 2:
+                continue
+            for network in sorted(served & gateway_networks.get(mesh, set())):
+                message = (f"export of '{export.service}' is served from network '{network}', where consumer mesh "
+                           f"'{mesh}' runs its own east-west gateway: its istiod would send the import there")
+                found.append(Diagnostic("E214", message, positions.span(("exports", i)),
+                                        hint="give each mesh's networks distinct names"))
+    return found
+
+
 def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    return exports(fleet, positions) + network_clashes(fleet, positions)
+
+
+def exports(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     mesh_of = {c.name: c.mesh for c in fleet.clusters}
     services = {f"{s.namespace}/{s.name}": s for s in fleet.services}
     hosts: dict[str, int] = {}
