@@ -112,3 +112,22 @@ def test_nothing_selects_the_eastwest_gateway_and_remotes_get_no_policy():
 def test_unexported_service_gets_no_policy():
     resources = security.render(build_model())
     assert not [r for r in resources if r.name.startswith("internal")]
+
+
+def test_namespace_mtls_overrides_get_their_own_peer_authentication():
+    data = spec_data(FLEET)
+    data["meshes"][0]["mtls"] = "PERMISSIVE"
+    data["meshes"][0]["namespaceMtls"] = {"payments": "STRICT"}
+    resources = security.render(build_model(dump(data)))
+    modes = {(r.namespace, r.path.split("/")[1]): r.body["spec"]["mtls"]["mode"]
+             for r in resources if r.kind == "PeerAuthentication"}
+    mesh = data["meshes"][0]["name"]
+    primaries = [c["name"] for c in data["clusters"]
+                 if c["mesh"] == mesh and c.get("controlPlane", {}).get("role", "primary") == "primary"]
+    assert primaries
+    for primary in primaries:
+        assert modes[("istio-system", primary)] == "PERMISSIVE"
+        assert modes[("payments", primary)] == "STRICT"
+    for r in resources:
+        if r.kind == "PeerAuthentication":
+            assert validate_object(r.body) == []

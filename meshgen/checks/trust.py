@@ -51,6 +51,11 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
         if mesh.mtls == "PERMISSIVE":
             found.append(_warn("W203", f"mesh '{mesh.name}' accepts plain-text traffic (mTLS PERMISSIVE)",
                                positions.span(("meshes", i, "mtls")), "use STRICT once every workload has a sidecar"))
+        for namespace, mode in sorted(mesh.namespaceMtls.items()):
+            if mode == "PERMISSIVE":
+                found.append(_warn("W203", f"namespace '{namespace}' of mesh '{mesh.name}' accepts plain-text traffic "
+                                           "(mTLS PERMISSIVE)", positions.span(("meshes", i, "namespaceMtls", namespace)),
+                                   "use STRICT once every workload has a sidecar"))
     mesh_of = {c.name: c.mesh for c in fleet.clusters}
     for i, export in enumerate(fleet.exports):
         outside = {c.name for c in fleet.clusters if c.mesh != export.mesh}

@@ -1,7 +1,8 @@
 """Federation closed by default: mesh-wide mTLS and one ALLOW policy per exported workload.
 
 * ``PeerAuthentication default`` in the root namespace of every primary: ``mtls.mode`` from the
-  mesh (STRICT unless the spec says PERMISSIVE). Plain text would bypass identity checks.
+  mesh (STRICT unless the spec says PERMISSIVE). Plain text would bypass identity checks. A
+  namespace listed in the mesh's ``namespaceMtls`` gets its own ``default`` with that mode.
 * For every exported service, in every primary of the exporting mesh: an ALLOW
   ``AuthorizationPolicy`` in the service's namespace selecting its workloads. Once one ALLOW policy
   applies to a workload, every request it does not match is denied (reference §8.1), so the
@@ -36,14 +37,18 @@ def render(model: FleetModel) -> list[Resource]:
     for mesh in model.meshes.values():
         for primary in model.primaries(mesh.name):
             path = bundle_path(primary.name, SECURITY_FILE)
-            out.append(Resource(path, peer_authentication(mesh.mtls), model.origin("meshes", mesh.name)))
+            origin = model.origin("meshes", mesh.name)
+            out.append(Resource(path, peer_authentication(mesh.mtls), origin))
+            out += [Resource(path, peer_authentication(mode, namespace), origin)
+                    for namespace, mode in sorted(mesh.namespaceMtls.items())]
             out += [Resource(path, allow_policy(model, export, primary.name), export.origin)
                     for export in model.exports_of(mesh.name)]
     return out
 
 
-def peer_authentication(mode: str) -> dict:
-    return obj(SECURITY, "PeerAuthentication", metadata("default", ISTIO_NAMESPACE), spec={"mtls": {"mode": mode}})
+def peer_authentication(mode: str, namespace: str = ISTIO_NAMESPACE) -> dict:
+    """In the root namespace it applies mesh-wide; in another namespace, to that namespace only."""
+    return obj(SECURITY, "PeerAuthentication", metadata("default", namespace), spec={"mtls": {"mode": mode}})
 
 
 def policy_name(service) -> str:

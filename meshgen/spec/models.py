@@ -131,7 +131,11 @@ class Mesh(Model):
         description="Store key of the kubeconfig istiod uses to read a cluster's API server.",
     )
     dns: MeshDNS = MeshDNS()
-    mtls: Literal["STRICT", "PERMISSIVE"] = "STRICT"
+    mtls: Literal["STRICT", "PERMISSIVE"] = Field("STRICT", description="Mesh-wide mutual TLS mode.")
+    namespaceMtls: dict[Name, Literal["STRICT", "PERMISSIVE"]] = Field(
+        default_factory=dict,
+        description="Per-namespace mutual TLS mode overriding `mtls` (e.g. STRICT namespaces in a PERMISSIVE mesh).",
+    )
     trustBundles: list[TrustBundle] = Field(
         default_factory=list,
         description="Peer meshes whose root differs from ours and that we accept, with their bundle reference.",
