@@ -286,3 +286,20 @@ def test_references_to_secrets_are_fine():
 def test_secret_material_is_reported_with_schema_errors():
     text = edited(("    certificatePath: pki/corp-root/ca\n", "    certificatePath: pki/corp-root/ca\n    password: hunter2\n"))
     assert sorted(diagnose(text)) == [("E101", 11, 5), ("E210", 11, 5)]
+
+
+def test_yaml_the_c_parser_refuses_is_read_by_the_pure_parser():
+    """libyaml rejects `[2001:db8::]` in flow context (YAML 1.1 scanning); YAML 1.2 allows it."""
+    text = SPEC.replace("metadata:\n  name: unit\n", "metadata:\n  name: unit\nsettings: {exportSuffix: [2001:db8::]}\n")
+    assert text != SPEC
+    (message,) = messages(text)
+    assert "error[E103]: 'settings.exportSuffix': expected a string" in message  # parsed, then schema-checked
+
+
+def test_alias_and_merge_keys_share_content_and_keep_positions():
+    from meshgen.spec.loader import load
+
+    text = "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n"
+    loaded = load(text.encode(), "f.yaml")
+    assert loaded.positions.span(("use", "y")).line == 4
+    assert loaded.positions.key_span(("use", "x")).line == 1  # where the anchor spells it

@@ -13,18 +13,20 @@ from dataclasses import dataclass, field
 
 import pydantic
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
-from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.resolver import VersionedResolver
 
 from meshgen.diagnostics import Diagnostic, Span
 from meshgen.spec.models import Fleet
-from meshgen.spec.positions import Positions, format_path, index
+from meshgen.spec.positions import Positions, format_path
+from meshgen.spec.tree import DuplicateKey, TaggedValue, TooDeep, build
 
 MAX_NODES = 200_000  # after alias expansion; a larger spec is an alias bomb or a mistake
 MAX_DEPTH = 64  # a fleet spec nests about 8 levels; deeper nesting is an attack or a mistake
 MAX_BYTES = 16 * 1024 * 1024
+NULL = "tag:yaml.org,2002:null"
 
 
 @dataclass
@@ -39,13 +41,12 @@ def load(data: bytes, file: str) -> Loaded:
     text, problem = _decode(data, file)
     if problem:
         return Loaded(None, positions, [problem])
-    tree, problem = _parse(text, file)
+    tree, positions, problem = _parse(text, file)
     if problem:
         return Loaded(None, positions, [problem])
-    found = _check_shape(tree, file) or _check_size(tree, file)
+    found = _check_shape(tree, positions) or _check_size(tree, file)
     if found:
         return Loaded(None, positions, [found])
-    positions = index(tree, file)
     diagnostics = find_secret_material(tree, positions)
     fleet, schema_errors = _validate(tree, positions)
     diagnostics += schema_errors
@@ -67,33 +68,79 @@ def _decode(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
         return "", Diagnostic("E001", message, Span(file, line, col), hint="save the file as UTF-8")
 
 
-def _parse(text: str, file: str):
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+def _parse(text: str, file: str) -> tuple[object, Positions, Diagnostic | None]:
+    """Compose with ruamel.yaml (its C parser when installed), then build data and positions."""
+    positions = Positions(file)
     try:
-        documents = list(yaml.load_all(text))
-    except DuplicateKeyError as exc:
-        return None, _marked("E003", "duplicate key", exc, file, "remove one of them, or merge their values")
+        documents, yaml = _compose(text)
+        if len(documents) != 1:
+            return None, positions, _document_count(documents, file)
+        tree, positions = build(documents[0], file, MAX_DEPTH, yaml.constructor)
+    except DuplicateKey as exc:
+        mark = exc.node.start_mark
+        message = f"duplicate key: key '{exc.key}' appears twice in this mapping"
+        return None, positions, Diagnostic("E003", message, Span(file, mark.line + 1, mark.column + 1),
+                                           hint="remove one of them, or merge their values")
+    except TooDeep as exc:
+        mark = exc.node.start_mark
+        return None, positions, _too_deep(Span(file, mark.line + 1, mark.column + 1))
     except MarkedYAMLError as exc:
-        return None, _marked("E002", "YAML syntax error", exc, file, "")
+        return None, positions, _marked("E002", "YAML syntax error", exc, file, "")
     except ReaderError as exc:
-        return None, _unprintable(exc, text, file)
+        return None, positions, _unprintable(exc, text, file)
     except YAMLError as exc:
-        return None, Diagnostic("E002", f"YAML error: {exc}", Span(file, 1, 1))
+        return None, positions, Diagnostic("E002", f"YAML error: {exc}", Span(file, 1, 1))
     except RecursionError:  # the composer recurses once per nesting level
-        return None, _too_deep(Span(file, 1, 1))
-    documents = [d for d in documents if d is not None] if len(documents) > 1 else documents
-    if not documents or documents == [None]:
-        hint = "a spec starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`; see fleet.example.yaml"
-        return None, Diagnostic("E005", "spec is empty: expected a Fleet mapping, found no YAML content",
-                                Span(file, 1, 1), hint=hint)
+        return None, positions, _too_deep(Span(file, 1, 1))
+    return tree, positions, None
+
+
+def _compose(text: str):
+    """Document nodes, dropping empty ones beside others (``SPEC\n---\n``). The C parser is fast; on
+    an error, the pure-Python parser composes again because its messages say more."""
+    try:
+        yaml = YAML(typ="safe", pure=False)
+        yaml.Resolver = _Yaml12Resolver
+        documents = list(yaml.compose_all(text))
+    except YAMLError:
+        yaml = YAML(typ="safe", pure=True)
+        documents = list(yaml.compose_all(text))
     if len(documents) > 1:
-        second = documents[1]
-        line = second.lc.line + 1 if hasattr(second, "lc") and second.lc.line is not None else 1
-        message = f"spec holds {len(documents)} YAML documents; one Fleet is expected, and the second starts here"
-        return None, Diagnostic("E007", message, Span(file, line, 1),
-                                hint="keep one Fleet per file: remove the `---` separator and what follows")
-    return documents[0], None
+        documents = [d for d in documents if not _is_empty(d)] or documents[:1]
+    if len(documents) == 1 and _is_empty(documents[0]):
+        documents = []
+    return documents, yaml
+
+
+class _Yaml12Resolver(VersionedResolver):
+    """YAML 1.2 scalar rules, fixed. ruamel looks the version up on the pure parser's scanner; under the
+    C parser that lookup fails with an AttributeError per scalar, which made composing 3x slower;
+    the resolver table is built once."""
+
+    @property
+    def processing_version(self):
+        return (1, 2)
+
+    @property
+    def versioned_resolver(self):
+        if "_fixed_resolvers" not in self.__dict__:
+            self._fixed_resolvers = VersionedResolver.versioned_resolver.fget(self)
+        return self._fixed_resolvers
+
+
+def _is_empty(node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == NULL and node.value in ("", "~", "null")
+
+
+def _document_count(documents: list, file: str) -> Diagnostic:
+    if not documents:
+        hint = "a spec starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`; see fleet.example.yaml"
+        return Diagnostic("E005", "spec is empty: expected a Fleet mapping, found no YAML content",
+                          Span(file, 1, 1), hint=hint)
+    line = documents[1].start_mark.line + 1
+    message = f"spec holds {len(documents)} YAML documents; one Fleet is expected, and the second starts here"
+    return Diagnostic("E007", message, Span(file, line, 1),
+                      hint="keep one Fleet per file: remove the `---` separator and what follows")
 
 
 def _unprintable(exc: ReaderError, text: str, file: str) -> Diagnostic:
@@ -132,44 +179,36 @@ def _marked(code: str, what: str, exc: MarkedYAMLError, file: str, hint: str) ->
     return Diagnostic(code, f"{what}: {problem}{context}".strip(), Span(file, line, col), hint=hint)
 
 
-def _check_shape(tree, file: str) -> Diagnostic | None:
-    if isinstance(tree, CommentedMap):
+def _check_shape(tree, positions: Positions) -> Diagnostic | None:
+    if isinstance(tree, dict):
         return None
-    found = "a list" if isinstance(tree, CommentedSeq) else f"the scalar {_found(tree).removeprefix('the ')}"
-    line = tree.lc.line + 1 if isinstance(tree, CommentedSeq) else 1
-    return Diagnostic("E006", f"spec must be a mapping (apiVersion, kind, ...), found {found}", Span(file, line, 1),
+    found = "a list" if isinstance(tree, list) else f"the scalar {_found(tree).removeprefix('the ')}"
+    line = positions.span(()).line if isinstance(tree, list) else 1
+    return Diagnostic("E006", f"spec must be a mapping (apiVersion, kind, ...), found {found}",
+                      Span(positions.file, line, 1),
                       hint="a spec is a mapping that starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`")
 
 
 def _check_size(tree, file: str) -> Diagnostic | None:
-    """Count nodes as pydantic would see them, aliases expanded, stopping at the limits."""
+    """Count nodes as pydantic would see them, aliases expanded, stopping at the limit."""
     count = 0
-    stack = [(tree, 0)]
+    stack = [tree]
     while stack:
-        node, depth = stack.pop()
+        node = stack.pop()
         count += 1
         if count > MAX_NODES:
             message = f"spec expands to more than {MAX_NODES} nodes once YAML aliases are expanded"
             return Diagnostic("E004", message, Span(file, 1, 1), hint="remove anchors/aliases that multiply content")
-        if depth > MAX_DEPTH:
-            return _too_deep(_node_span(node, file))
         if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
+            stack.extend(node.values())
         elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node)
+            stack.extend(node)
     return None
 
 
 def _too_deep(span: Span) -> Diagnostic:
     message = f"spec nests mappings and lists more than {MAX_DEPTH} levels deep"
     return Diagnostic("E004", message, span, hint="a fleet spec nests about 8 levels; look for unbalanced brackets")
-
-
-def _node_span(node, file: str) -> Span:
-    lc = getattr(node, "lc", None)
-    if lc is None or lc.line is None:
-        return Span(file, 1, 1)
-    return Span(file, lc.line + 1, lc.col + 1)
 
 
 # --- secret material -------------------------------------------------------------------------
@@ -225,20 +264,9 @@ def _items(node, path):
 
 def _validate(tree, positions: Positions) -> tuple[Fleet | None, list[Diagnostic]]:
     try:
-        return Fleet.model_validate(_plain(tree)), []
+        return Fleet.model_validate(tree), []
     except pydantic.ValidationError as exc:
         return None, [_schema_diagnostic(error, tree, positions) for error in exc.errors()]
-
-
-def _plain(node):
-    """ruamel round-trip containers -> plain dicts/lists/str (pydantic sees ordinary data)."""
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, (int, bool)) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    if isinstance(node, str):
-        return str(node)
-    return node
 
 
 def _schema_diagnostic(error: dict, tree, positions: Positions) -> Diagnostic:
@@ -300,8 +328,8 @@ def _found(value) -> str:
         return "null (no value)"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return f"the date {value.isoformat()}"
-    if isinstance(value, TaggedScalar):
-        return f"the tagged value {value.tag.value} {_shorten(value.value)}"
+    if isinstance(value, TaggedValue):
+        return f"the tagged value {value.tag} {_shorten(value.value)}"
     return _shorten(value)
 
 

@@ -23,7 +23,7 @@ CRD_LAYERS = frozenset({"schema", "cel"})
 
 
 def _documents(pattern: str):
-    yaml = YAML(typ="safe")
+    yaml = YAML(typ="safe", pure=True)  # YAML 1.2 rules; the C reader (libyaml) is YAML 1.1
     for path in sorted(FIXTURES.glob(pattern)):
         for index, doc in enumerate(yaml.load_all(path.read_text())):
             if doc:
