@@ -5,11 +5,10 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from ruamel.yaml import YAML
 
 from meshgen.diagnostics import Span
-from meshgen.spec.loader import MAX_DEPTH, find_secret_material, load
-from meshgen.spec.positions import format_path, index
+from meshgen.spec.loader import MAX_DEPTH, _parse, find_secret_material, load
+from meshgen.spec.positions import format_path
 
 FILE = "fleet.yaml"
 
@@ -60,8 +59,11 @@ def messages(text: str | bytes) -> list[str]:
 # --- positions ---------------------------------------------------------------------------------
 
 
-def tree_of(text: str):
-    return YAML(typ="rt").load(text)
+def parsed(text: str):
+    """(data, positions) as the loader builds them."""
+    tree, positions, problem = _parse(text, FILE)
+    assert problem is None, problem
+    return tree, positions
 
 
 def test_the_base_spec_loads():
@@ -71,7 +73,7 @@ def test_the_base_spec_loads():
 
 
 def test_positions_of_nested_keys_and_values():
-    positions = index(tree_of(SPEC), FILE)
+    positions = parsed(SPEC)[1]
     assert positions.key_span(("clusters", 0, "locality")) == Span(FILE, 20, 5)
     assert positions.span(("clusters", 0, "locality")) == Span(FILE, 20, 15)  # the flow mapping
     assert positions.key_span(("clusters", 0, "locality", "zone")) == Span(FILE, 20, 34)
@@ -82,7 +84,7 @@ def test_positions_of_nested_keys_and_values():
 
 
 def test_span_falls_back_to_the_nearest_existing_parent():
-    positions = index(tree_of(SPEC), FILE)
+    positions = parsed(SPEC)[1]
     assert positions.span(("clusters", 0, "gateways", 0, "address")) == Span(FILE, 17, 5)
     assert positions.span(("clusters", 7)) == positions.span(("clusters",))
     assert positions.span(("nothing", "here")) == Span(FILE, 1, 1)
@@ -90,7 +92,7 @@ def test_span_falls_back_to_the_nearest_existing_parent():
 
 def test_merge_keys_are_located_where_they_are_spelled():
     text = "base: &b\n  a: 1\n  b: 2\nitem:\n  <<: *b\n  b: 3\n"
-    positions = index(tree_of(text), FILE)
+    positions = parsed(text)[1]
     assert positions.span(("item", "a")) == Span(FILE, 2, 6)  # merged from the anchor
     assert positions.span(("item", "b")) == Span(FILE, 6, 6)  # its own
 
@@ -239,8 +241,7 @@ def test_load_never_raises(data: bytes):
 
 
 def secrets_in(text: str) -> list[str]:
-    tree = tree_of(textwrap.dedent(text))
-    return [d.message for d in find_secret_material(tree, index(tree, FILE))]
+    return [d.message for d in find_secret_material(*parsed(textwrap.dedent(text)))]
 
 
 def test_pem_blocks_are_refused():
@@ -267,8 +268,7 @@ def test_tokens_and_key_data_are_refused():
 
 @pytest.mark.parametrize("key", ["token", "password", "privateKey", "client-key-data", "tls.key", "kubeconfig", "apiKey"])
 def test_secret_key_names_are_refused_at_the_key(key: str):
-    tree = tree_of(f"outer:\n  {key}: x\n")
-    (found,) = find_secret_material(tree, index(tree, FILE))
+    (found,) = find_secret_material(*parsed(f"outer:\n  {key}: x\n"))
     assert found.code == "E210" and found.span == Span(FILE, 2, 3)
     assert found.message == f"key 'outer.{key}' names secret material; the spec holds references only"
 
