@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from meshgen.conformance.finding import Finding, child, entry
 from meshgen.conformance.istio import _dict, _list, selector_labels
@@ -132,11 +133,18 @@ def _path_template_ok(path: str) -> bool:
 
 
 def _strings(block: dict, path: str, names):
-    for name in names:
-        for field in (name, "not" + name[0].upper() + name[1:]):
-            for index, value in enumerate(_list(block.get(field))):
+    for field in _with_negations(names):
+        values = _list(block.get(field))
+        if "" in values or None in values:  # one C-level scan; the loop below locates each empty entry
+            for index, value in enumerate(values):
                 if value in ("", None):
                     yield Finding(child(child(path, field), index), "empty value is not allowed", "AP9")
+
+
+@lru_cache(maxsize=None)
+def _with_negations(names: tuple[str, ...]) -> tuple[str, ...]:
+    """("principals", ...) -> ("principals", "notPrincipals", ...)."""
+    return tuple(field for name in names for field in (name, "not" + name[0].upper() + name[1:]))
 
 
 def _condition(condition: dict, path: str, custom: bool):

@@ -27,15 +27,45 @@ class KubeconformNotFound(FileNotFoundError):
 
 
 def validate_resources(resources) -> list[Diagnostic]:
-    """E402 (error) / W402 (warning) for every finding on every rendered Resource."""
+    """E402 (error) / W402 (warning) for every finding on every rendered Resource.
+
+    Findings depend on the body only (and, for a non-manifest document, on the values schema its
+    path selects), and renderers share one body object between many resources (a federation import
+    is one body for every importing primary: about 30,000 distinct bodies for 214,000 resources at
+    the benchmark's default size). So findings are computed once per distinct body object, keyed by
+    ``id(resource.body)``. Invariant this relies on: a body is never mutated after render (emit
+    dumps the very objects validated here). The memo holds a reference to each body for the length
+    of the call. Diagnostics stay per resource: each names its resource (``describe()``) and its span.
+    """
+    # id(body) -> its findings, () when none (shared: the memo then allocates nothing per body, which
+    # keeps the garbage collector's work down on a large render). ``alive`` holds every memoised body
+    # until the call returns, so no id in the memo can be reused by a newly allocated object.
+    manifests: dict[int, list | tuple] = {}
+    documents: dict[tuple, list | tuple] = {}  # (id(body), values name) -> findings
+    alive = []
     out = []
     for resource in resources:
-        span = resource.origin or Span(resource.path)
-        out += [_diagnostic(resource.describe(), f, span) for f in _resource_findings(resource)]
+        body = resource.body
+        if resource.manifest:
+            found = manifests.get(id(body))
+            if found is None:
+                found = manifests[id(body)] = validate_object(body) or ()
+                alive.append(body)
+        else:
+            name = values_name(resource.path)
+            found = documents.get((id(body), name))
+            if found is None:
+                found = documents[(id(body), name)] = (validate_values(name, body) if name else None) or ()
+                alive.append(body)
+        if found:
+            span = resource.origin or Span(resource.path)
+            subject = resource.describe()
+            out += [_diagnostic(subject, f, span) for f in found]
     return out
 
 
 def _resource_findings(resource) -> list[Finding]:
+    """The findings of one resource, uncached (bench/proposals.py calls this)."""
     if resource.manifest:
         return validate_object(resource.body)
     name = values_name(resource.path)

@@ -116,3 +116,29 @@ def test_kubeconform_command_and_missing_binary(tmp_path, monkeypatch):
 
 def test_namespace_fixture_is_valid():
     assert validate_object(NAMESPACE) == []
+
+
+def test_validate_resources_shared_body_is_reported_per_resource():
+    # Renderers share one body object between resources; findings are computed once per body, but
+    # every resource still gets its own diagnostics, naming it and located at its own span.
+    bad = {**SERVICE_ENTRY, "spec": {**SERVICE_ENTRY["spec"], "hosts": ["*"]}}
+    values = {"replicas": "two"}
+    resources = [
+        Resource("clusters/east/networking.yaml", bad, Span("fleet.yaml", 12, 3)),
+        Resource("clusters/west/networking.yaml", bad, Span("fleet.yaml", 40, 5)),
+        Resource("clusters/east/helm/eastwest-gateway-values.yaml", values, manifest=False),
+        Resource("clusters/east/helm/istiod-values.yaml", values, manifest=False),  # same body, no values schema
+        Resource("clusters/west/helm/eastwest-gateway-values.yaml", values, manifest=False),
+    ]
+    diagnostics = validate_resources(resources)
+    assert diagnostics == [d for r in resources for d in validate_resources([r])]
+    per_file = {}
+    for d in diagnostics:
+        per_file.setdefault(d.span, []).append(d.message)
+    east, west = per_file[Span("fleet.yaml", 12, 3)], per_file[Span("fleet.yaml", 40, 5)]
+    assert east and len(east) == len(west)
+    assert all(m.startswith("ServiceEntry bookinfo/reviews-global in clusters/east/networking.yaml:") for m in east)
+    assert all(m.startswith("ServiceEntry bookinfo/reviews-global in clusters/west/networking.yaml:") for m in west)
+    assert Span("clusters/east/helm/eastwest-gateway-values.yaml") in per_file
+    assert Span("clusters/west/helm/eastwest-gateway-values.yaml") in per_file
+    assert Span("clusters/east/helm/istiod-values.yaml") not in per_file
