@@ -122,7 +122,7 @@ def tree_files(out_dir: Path, include_values: bool) -> list[Path]:
 
 def read_documents(path: Path) -> list[tuple[int, object]]:
     """(1-based line of the document's first content line, parsed document) for each non-empty document."""
-    yaml = YAML(typ="safe")
+    yaml = YAML(typ="safe", pure=True)  # YAML 1.2 rules; the C reader (libyaml) is YAML 1.1
     chunks, start, lines = [], 1, []
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if _DOCUMENT_START.match(text):
