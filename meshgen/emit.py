@@ -15,7 +15,10 @@ A non-manifest Resource whose body is a ``str`` (e.g. ``README.md``) is written 
 Files: manifests sharing a path form one multi-document file (``---`` between documents) in
 ``Resource.sort_key`` order; every folder directly under ``clusters/`` that holds manifests
 gets a ``kustomization.yaml`` listing them. The emitter is hand-written for speed: scalars are
-formatted once and cached, documents are built as lists of strings and joined.
+formatted once and cached, documents are built as lists of strings and joined; a body shared by
+several resources (renderers share identical bodies, see ``meshgen.render.resource``) is dumped
+and encoded once; the documents of a ResourceSet arrive in sort-key order and are only re-sorted
+when they do not (any other iterable, or equal sort keys).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import re
 from collections.abc import Iterable
 
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span
+from meshgen.render.common import gc_paused
 from meshgen.render.resource import Resource
 
 CLUSTERS = "clusters/"
@@ -70,31 +74,52 @@ def dump_yaml(obj) -> str:
 
 def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
     """Group resources into files and add one kustomization per cluster folder."""
-    files: dict[str, list[tuple[tuple, str, Resource]]] = {}
-    texts: dict[int, tuple[object, str]] = {}  # id(body) -> (body, text): a shared body is dumped once
+    with gc_paused():  # the tree and its intermediates stay alive until returned: see gc_paused
+        return _emit(resources)
+
+
+def _emit(resources: Iterable[Resource]) -> dict[str, bytes]:
+    groups: dict[str, tuple[list[Resource], list[bytes]]] = {}  # path -> (its documents, their texts)
+    texts: dict[int, bytes] = {}  # id(body) -> UTF-8 text: a shared body is dumped once
+    dumped: list = []  # every body dumped, kept alive so that no id() is reused meanwhile
+    ordered, last = True, None  # a ResourceSet yields strictly increasing sort keys: nothing to sort
     for resource in resources:
         body = resource.body
-        seen = texts.get(id(body))
-        if seen is None:
-            seen = texts[id(body)] = (body, body if isinstance(body, str) else dump_yaml(body))  # str: raw text
-        files.setdefault(resource.path, []).append((resource.sort_key(), seen[1], resource))
+        text = texts.get(id(body))
+        if text is None:
+            dumped.append(body)
+            text = body if isinstance(body, str) else dump_yaml(body)  # str: raw text, written as it is
+            text = texts[id(body)] = text.encode("utf-8")
+        key = resource.sort_key()
+        if ordered and last is not None and not last < key:
+            ordered = False
+        last = key
+        group = groups.get(resource.path)
+        if group is None:
+            group = groups[resource.path] = ([], [])
+        group[0].append(resource)
+        group[1].append(text)
+    files = {path: docs for path, (docs, _) in groups.items()}
     _check_paths(files)
-    tree = {path: "---\n".join(text for _, text, _ in sorted(docs, key=_doc_order)) for path, docs in files.items()}
+    if not ordered:  # by sort key, the text breaking ties between otherwise equal keys
+        for path, (docs, chunks) in groups.items():
+            pairs = sorted(zip(docs, chunks), key=_doc_order)
+            groups[path] = ([r for r, _ in pairs], [t for _, t in pairs])
+    tree = {path: b"---\n".join(chunks) for path, (_, chunks) in groups.items()}
     for path, text in _kustomizations(files).items():
-        tree[path] = text
-    return {path: tree[path].encode("utf-8") for path in sorted(tree)}
+        tree[path] = text.encode("utf-8")
+    return {path: tree[path] for path in sorted(tree)}
 
 
 def _doc_order(doc: tuple) -> tuple:
-    sort_key, text, _ = doc
-    return (sort_key, text)  # the text breaks ties between otherwise equal keys
+    resource, text = doc
+    return (resource.sort_key(), text)
 
 
-def _check_paths(files: dict[str, list]) -> None:
+def _check_paths(files: dict[str, list[Resource]]) -> None:
     problems = []
-    for path, docs in files.items():
-        resources = [resource for _, _, resource in docs]
-        if len(docs) > 1 and not all(r.manifest for r in resources):
+    for path, resources in files.items():
+        if len(resources) > 1 and not all(r.manifest for r in resources):
             problems.append(_collision(path, resources, "a non-manifest file cannot share its path"))
         elif _kustomization_folder(path) and path.endswith("/" + KUSTOMIZATION):
             if path.count("/") == 2:
@@ -120,7 +145,7 @@ def _kustomizations(files: dict[str, list]) -> dict[str, str]:
     listed: dict[str, list[str]] = {}
     for path, docs in files.items():
         folder = _kustomization_folder(path)
-        if folder and docs[0][2].manifest:
+        if folder and docs[0].manifest:
             listed.setdefault(folder, []).append(path[len(folder) :])
     return {folder + KUSTOMIZATION: _kustomization_text(entries) for folder, entries in listed.items()}
 

@@ -232,6 +232,18 @@ class FleetModel:
                 found.setdefault(cluster, []).append(export)
         return found
 
+    def consumed_by(self, cluster: str) -> list[ExportNode]:
+        """Exports this cluster may call (it is one of their consumer clusters), in ``exports`` order."""
+        return list(self._exports_by_consumer_cluster.get(cluster, ()))
+
+    @cached_property
+    def _exports_by_consumer_cluster(self) -> dict[str, list[ExportNode]]:
+        found: dict[str, list[ExportNode]] = {}
+        for export in self.exports:
+            for cluster in dict.fromkeys(export.consumer_clusters):
+                found.setdefault(cluster, []).append(export)
+        return found
+
     def exports_of(self, mesh: str) -> list[ExportNode]:
         return list(self._exports_by_mesh.get(mesh, ()))
 

@@ -17,10 +17,10 @@ symlinks followed, inside ``out_dir``; otherwise E502. Nothing is written outsid
 
 Crash contract of ``apply``:
   1. Files equal to the tree are not touched (their mtime stays).
-  2. Phase 1 writes every new or changed file to a hidden sibling ``.<name>.meshgen-tmp`` and
-     fsyncs it. If anything fails, up to and including writing the journal, the temps and the
-     folders phase 1 created are removed and the error re-raised: ``out/`` is byte-for-byte as
-     before.
+  2. Phase 1 writes every new or changed file to a hidden sibling ``.<name>.meshgen-tmp``, then
+     fsyncs every temp (from a small thread pool), all before the journal is written. If anything
+     fails, up to and including writing the journal, the temps and the folders phase 1 created
+     are removed and the error re-raised: ``out/`` is byte-for-byte as before.
   3. Phase 2 first writes ``out/.meshgen-journal`` (atomically) naming the pending replaces and
      prunes, then ``os.replace``s every temp onto its file (the ownership list last), prunes,
      and removes the journal.
@@ -38,6 +38,7 @@ import difflib
 import enum
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,7 @@ def sync_file(path: Path, data: bytes, mode: Mode) -> Plan:
         temp = _temp_path(target)
         try:
             _write_temp(temp, data)
+            _fsync_file(temp)
             os.replace(temp, target)
         finally:
             temp.unlink(missing_ok=True)
@@ -270,14 +272,36 @@ def _temp_path(target: Path) -> Path:
 
 
 def _write_temp(temp: Path, data: bytes) -> None:
+    """Write a temp; not durable until ``_fsync_file`` (phase 1 fsyncs all its temps together)."""
     with open(temp, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_FSYNC_THREADS = 8  # fsync releases the GIL: waits on the device overlap
+
+
+def _fsync_all(paths: list[Path]) -> None:
+    """fsync every file, from a small thread pool when there are several; re-raises the first failure."""
+    if len(paths) < 2:
+        for path in paths:
+            _fsync_file(path)
+        return
+    with ThreadPoolExecutor(max_workers=min(_FSYNC_THREADS, len(paths)), thread_name_prefix="meshgen-fsync") as pool:
+        for _ in pool.map(_fsync_file, paths):
+            pass
 
 
 def _stage(root: Path, writes: list[Change]) -> tuple[list[Path], list[Path]]:
-    """Phase 1: every new file to its temp sibling; on any failure undo everything and re-raise."""
+    """Phase 1: every new file to its temp sibling, then every temp fsynced (in parallel); on any
+    failure undo everything and re-raise. The journal is only written once all temps are durable."""
     temps: list[Path] = []
     created: list[Path] = []
     try:
@@ -286,6 +310,7 @@ def _stage(root: Path, writes: list[Change]) -> tuple[list[Path], list[Path]]:
             created += _make_folders(target.parent)
             temps.append(_temp_path(target))
             _write_temp(temps[-1], change.new)
+        _fsync_all(temps)
     except BaseException:
         _discard(temps, created)
         raise

@@ -293,3 +293,28 @@ def test_every_emitted_file_reads_back_in_sort_order(specs, rnd):
 def test_unsupported_values_are_rejected():
     with pytest.raises(TypeError):
         dump_yaml({"a": object()})
+
+
+def test_resource_set_order_and_any_list_order_emit_the_same_tree():
+    """A ResourceSet yields strictly increasing sort keys (emit then sorts nothing); any other order,
+    or a run of equal sort keys, is sorted by key with the text breaking ties."""
+    from meshgen.render.resource import ResourceSet
+
+    shared = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}}
+    fleet = _fleet() + [
+        Resource("clusters/east/namespaces.yaml", shared),
+        Resource("clusters/west/namespaces.yaml", shared),
+        # same path, kind, namespace and name (so the same sort key), another API group: the text decides
+        _ns("clusters/west/namespaces.yaml", "tie", kind="Thing", apiVersion="b.example/v1"),
+        _ns("clusters/west/namespaces.yaml", "tie", kind="Thing", apiVersion="a.example/v1"),
+    ]
+    resources = ResourceSet()
+    resources.extend(fleet)
+    tree = emit(resources)
+    for seed in range(5):
+        shuffled = fleet[:]
+        random.Random(seed).shuffle(shuffled)
+        assert emit(shuffled) == tree
+    west = tree["clusters/west/namespaces.yaml"].decode()
+    assert west.index("a.example/v1") < west.index("b.example/v1")
+    assert b"name: shared" in tree["clusters/east/namespaces.yaml"]

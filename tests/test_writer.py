@@ -248,6 +248,42 @@ def test_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypatch, fa
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize("fail_at", [0, 2, 5])
+def test_fsync_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypatch, fail_at):
+    """Temps are written first, then fsynced from a thread pool: a failing fsync still undoes phase 1."""
+    out = tmp_path / "out"
+    write(TREE, out)
+    before = snapshot(out)
+    new_tree = {p: data + b"# v2\n" for p, data in TREE.items()}
+    new_tree["clusters/north/deep/ns.yaml"] = b"kind: Namespace\n"
+    real = writer._fsync_file
+    synced = []
+
+    def flaky(path):
+        synced.append(path)
+        if len(synced) > fail_at:  # from the (fail_at + 1)th fsync on, whichever thread runs it
+            raise OSError("I/O error")
+        real(path)
+
+    monkeypatch.setattr(writer, "_fsync_file", flaky)
+    with pytest.raises(OSError, match="I/O error"):
+        write(new_tree, out)
+    assert snapshot(out) == before
+
+
+def test_every_temp_is_fsynced_before_the_journal(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    events = []
+    real_fsync, real_journal = writer._fsync_file, writer._write_journal
+    monkeypatch.setattr(writer, "_fsync_file", lambda path: (events.append(("fsync", path.name)), real_fsync(path)))
+    monkeypatch.setattr(writer, "_write_journal", lambda *a: (events.append(("journal", "")), real_journal(*a)))
+    write(TREE, out)
+    assert events[-1] == ("journal", "")
+    assert sorted(name for what, name in events if what == "fsync") == sorted(
+        f".{Path(p).name}{writer.TMP_SUFFIX}" for p in expected_files(TREE))
+    assert files(out) == expected_files(TREE)
+
+
 def test_failure_before_apply_leaves_missing_out_missing(tmp_path, monkeypatch):
     out = tmp_path / "a" / "out"
 

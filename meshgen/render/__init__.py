@@ -29,12 +29,14 @@ def renderers():
 
 
 def render(model: FleetModel) -> ResourceSet:
-    resources = ResourceSet()
-    for family in renderers():
-        resources.extend(family(model))
+    from meshgen.render.common import gc_paused
     from meshgen.render.summary import readme
 
-    resources.add(readme(model, resources))  # post-render: out/README.md counts what the families produced
+    with gc_paused():  # everything allocated here stays alive: see gc_paused
+        resources = ResourceSet()
+        for family in renderers():
+            resources.extend(family(model))
+        resources.add(readme(model, resources))  # post-render: out/README.md counts what the families produced
     return resources
 
 

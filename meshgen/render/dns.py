@@ -60,8 +60,7 @@ def render(model: FleetModel) -> list[Resource]:
 
 def imported_records(model: FleetModel, cluster: str) -> list[tuple[str, str]]:
     """(address, host) for every import this cluster consumes, sorted by host."""
-    return sorted(((model.addresses[e.host], e.host) for e in model.exports if cluster in e.consumer_clusters),
-                  key=lambda record: record[1])
+    return sorted(((model.addresses[e.host], e.host) for e in model.consumed_by(cluster)), key=lambda record: record[1])
 
 
 def zones(model: FleetModel, hosts) -> list[str]:

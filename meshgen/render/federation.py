@@ -63,25 +63,43 @@ def check_addresses(model: FleetModel) -> None:
 
 
 def exporter_resources(model: FleetModel, mesh: str) -> list[Resource]:
+    """The same objects in every primary of the mesh, unless the workload ports a primary sees
+    differ: each distinct body is built once and shared between primaries (as the imports are)."""
     exports = model.exports_of(mesh)
     if not exports:
         return []
+    gateway = exposure_gateway(exports)
+    gateway_origin = model.origin("meshes", mesh)
+    entries: dict[tuple, dict] = {}  # (export index, ports) -> ServiceEntry body
     out = []
     for primary in model.primaries(mesh):
         path = bundle_path(primary.name, EXPORTS_FILE)
-        out += [Resource(path, export_service_entry(model, e, primary.name), e.origin) for e in exports]
-        out.append(Resource(path, exposure_gateway(exports), model.origin("meshes", mesh)))
+        for i, export in enumerate(exports):
+            ports = _port_fields(model, export.service, primary.name)
+            body = entries.get((i, ports))
+            if body is None:
+                body = entries[(i, ports)] = _export_service_entry(model, export, ports)
+            out.append(Resource(path, body, export.origin))
+        out.append(Resource(path, gateway, gateway_origin))
     return out
 
 
 def export_service_entry(model: FleetModel, export: ExportNode, primary: str) -> dict:
     """The exported name, backed by the service's own workloads (no endpoints: a workloadSelector)."""
+    return _export_service_entry(model, export, _port_fields(model, export.service, primary))
+
+
+def _port_fields(model: FleetModel, service, primary: str) -> tuple[tuple, ...]:
+    ports = workload_ports(model, service, primary)
+    return tuple((p.name, p.number, p.protocol, p.targetPort or p.number) for p in ports)
+
+
+def _export_service_entry(model: FleetModel, export: ExportNode, ports: tuple[tuple, ...]) -> dict:
     service = export.service
-    ports = [{"name": p.name, "number": p.number, "protocol": p.protocol, "targetPort": p.targetPort or p.number}
-             for p in workload_ports(model, service, primary)]
     spec = {
         "hosts": [export.host],
-        "ports": ports,
+        "ports": [{"name": name, "number": number, "protocol": protocol, "targetPort": target}
+                  for name, number, protocol, target in ports],
         "location": "MESH_INTERNAL",
         "resolution": "STATIC",
         "workloadSelector": {"labels": model.selector(service)},

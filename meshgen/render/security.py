@@ -33,16 +33,24 @@ SECURITY_FILE = "security.yaml"
 
 
 def render(model: FleetModel) -> list[Resource]:
+    """Each distinct body is built once and shared by the primaries of a mesh that need it."""
     out = []
     for mesh in model.meshes.values():
+        origin = model.origin("meshes", mesh.name)
+        mesh_wide = peer_authentication(mesh.mtls)
+        per_namespace = [peer_authentication(mode, namespace) for namespace, mode in sorted(mesh.namespaceMtls.items())]
+        exports = model.exports_of(mesh.name)
+        policies: dict[tuple, dict] = {}  # (export index, target ports) -> AuthorizationPolicy body
         for primary in model.primaries(mesh.name):
             path = bundle_path(primary.name, SECURITY_FILE)
-            origin = model.origin("meshes", mesh.name)
-            out.append(Resource(path, peer_authentication(mesh.mtls), origin))
-            out += [Resource(path, peer_authentication(mode, namespace), origin)
-                    for namespace, mode in sorted(mesh.namespaceMtls.items())]
-            out += [Resource(path, allow_policy(model, export, primary.name), export.origin)
-                    for export in model.exports_of(mesh.name)]
+            out.append(Resource(path, mesh_wide, origin))
+            out += [Resource(path, body, origin) for body in per_namespace]
+            for i, export in enumerate(exports):
+                ports = tuple(target_ports(model, export.service, primary.name))
+                body = policies.get((i, ports))
+                if body is None:
+                    body = policies[(i, ports)] = _allow_policy(model, export, list(ports))
+                out.append(Resource(path, body, export.origin))
     return out
 
 
@@ -57,10 +65,14 @@ def policy_name(service) -> str:
 
 def allow_policy(model: FleetModel, export: ExportNode, primary: str) -> dict:
     """A service is exported at most once per mesh (E201), so one policy per export is one per workload."""
+    return _allow_policy(model, export, target_ports(model, export.service, primary))
+
+
+def _allow_policy(model: FleetModel, export: ExportNode, ports: list[str]) -> dict:
     service = export.service
     rule = {
         "from": [{"source": {"principals": allowed_principals(export)}}],
-        "to": [{"operation": {"ports": target_ports(model, service, primary)}}],
+        "to": [{"operation": {"ports": ports}}],
     }
     spec = {"selector": {"matchLabels": model.selector(service)}, "action": "ALLOW", "rules": [rule]}
     return obj(SECURITY, "AuthorizationPolicy", metadata(policy_name(service), service.namespace), spec=spec)

@@ -14,7 +14,7 @@ from collections import Counter
 from meshgen.graph import render_graph
 from meshgen.model import FleetModel
 from meshgen.render.gitops import clusters_dir, kubeconfig_secret
-from meshgen.render.resource import KIND_ORDER, Resource
+from meshgen.render.resource import KIND_ORDER, Resource, ResourceSet
 
 PATH = "README.md"
 _CLUSTERS = "clusters/"
@@ -37,11 +37,21 @@ def readme(model: FleetModel, resources) -> Resource:
 
 def object_counts(resources) -> dict[str, Counter]:
     """cluster -> Counter of manifest kinds in its bundle (Helm values and the kustomization excluded)."""
+    # Counting needs no order: a ResourceSet is read unsorted (sorting it here would cost a full sort).
+    # Counted per (file, kind) first (the sort key holds the kind, computed once per resource),
+    # then per cluster over the few distinct pairs.
+    every = resources.values() if isinstance(resources, ResourceSet) else resources
+    per_file = Counter((r.path, r.sort_key()[2]) for r in every if r.manifest)
     counts: dict[str, Counter] = {}
-    for resource in resources:
-        if resource.manifest and resource.path.startswith(_CLUSTERS):
-            cluster = resource.path[len(_CLUSTERS) :].split("/", 1)[0]
-            counts.setdefault(cluster, Counter())[resource.kind] += 1
+    start = len(_CLUSTERS)
+    for (path, kind), n in per_file.items():
+        if path.startswith(_CLUSTERS):
+            end = path.find("/", start)
+            cluster = path[start:end] if end >= 0 else path[start:]
+            found = counts.get(cluster)
+            if found is None:
+                found = counts[cluster] = Counter()
+            found[kind] += n
     return counts
 
 

@@ -25,14 +25,21 @@ OUTLIER_DETECTION = {"consecutive5xxErrors": 5, "interval": "10s", "baseEjection
 
 
 def render(model: FleetModel) -> list[Resource]:
+    """The rules of a mesh are the same in each of its primaries: built once, their bodies shared."""
     resources = []
+    per_mesh: dict[str, list[tuple[dict, object]]] = {}  # mesh -> [(body, origin)]
     for name in model.clusters:
         if not model.is_primary(name):
             continue
         mesh = model.clusters[name].mesh
-        for service in failover_services(model, mesh):
-            origin = model.origin("services", f"{service.namespace}/{service.name}")
-            resources.append(Resource(bundle_path(name, FILE), destination_rule(model, service, mesh), origin))
+        rules = per_mesh.get(mesh)
+        if rules is None:
+            rules = per_mesh[mesh] = [
+                (destination_rule(model, service, mesh), model.origin("services", f"{service.namespace}/{service.name}"))
+                for service in failover_services(model, mesh)
+            ]
+        path = bundle_path(name, FILE)
+        resources += [Resource(path, body, origin) for body, origin in rules]
     return resources
 
 
