@@ -36,7 +36,7 @@ import synthetic  # noqa: E402
 
 from meshgen.diagnostics import raise_if_errors  # noqa: E402
 from meshgen.emit import emit  # noqa: E402
-from meshgen.pipeline import read_spec, resolve_model  # noqa: E402
+from meshgen.pipeline import gc_paused, read_spec, resolve_model  # noqa: E402
 from meshgen.render import render  # noqa: E402
 from meshgen.writer import Mode, sync  # noqa: E402
 
@@ -73,6 +73,16 @@ class Stopwatch:
 def run_once(spec: Path, out: Path, validate: bool, workers: int = 1) -> Run:
     run = Run()
     watch = Stopwatch(run)
+    with gc_paused():  # as pipeline.build runs the same stages; the CLI writes after it
+        resources, tree = _build(run, watch, spec, validate, workers)
+    sync(tree, out, Mode.WRITE)
+    watch.lap("write")
+    run.objects, run.files = len(resources), len(tree)
+    run.baseline = json_baseline([r.body for r in resources])
+    return run
+
+
+def _build(run: Run, watch: Stopwatch, spec: Path, validate: bool, workers: int):
     loaded = read_spec(spec)
     watch.lap("load+check")
     addresses = allocate(loaded, spec.with_name("meshgen.lock"))
@@ -92,11 +102,7 @@ def run_once(spec: Path, out: Path, validate: bool, workers: int = 1) -> Run:
         watch.lap("validate")
         tree = emit(resources)
         watch.lap("emit")
-    sync(tree, out, Mode.WRITE)
-    watch.lap("write")
-    run.objects, run.files = len(resources), len(tree)
-    run.baseline = json_baseline([r.body for r in resources])
-    return run
+    return resources, tree
 
 
 def validate_resources(resources):

@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterable
 
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span
-from meshgen.render.common import gc_paused
 from meshgen.render.resource import Resource
 
 CLUSTERS = "clusters/"
@@ -74,11 +73,6 @@ def dump_yaml(obj) -> str:
 
 def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
     """Group resources into files and add one kustomization per cluster folder."""
-    with gc_paused():  # the tree and its intermediates stay alive until returned: see gc_paused
-        return _emit(resources)
-
-
-def _emit(resources: Iterable[Resource]) -> dict[str, bytes]:
     groups: dict[str, tuple[list[Resource], list[bytes]]] = {}  # path -> (its documents, their texts)
     texts: dict[int, bytes] = {}  # id(body) -> UTF-8 text: a shared body is dumped once
     dumped: list = []  # every body dumped, kept alive so that no id() is reused meanwhile

@@ -29,14 +29,12 @@ def renderers():
 
 
 def render(model: FleetModel) -> ResourceSet:
-    from meshgen.render.common import gc_paused
     from meshgen.render.summary import readme
 
-    with gc_paused():  # everything allocated here stays alive: see gc_paused
-        resources = ResourceSet()
-        for family in renderers():
-            resources.extend(family(model))
-        resources.add(readme(model, resources))  # post-render: out/README.md counts what the families produced
+    resources = ResourceSet()
+    for family in renderers():
+        resources.extend(family(model))
+    resources.add(readme(model, resources))  # post-render: out/README.md counts what the families produced
     return resources
 
 
