@@ -20,13 +20,11 @@ import argparse
 import cProfile
 import gc
 import json
-import multiprocessing
 import resource
 import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +38,7 @@ from meshgen.pipeline import gc_paused, read_spec, resolve_model  # noqa: E402
 from meshgen.render import render  # noqa: E402
 from meshgen.writer import Mode, sync  # noqa: E402
 
-STAGES = ("load+check", "addresses", "resolve", "render", "validate", "emit", "validate||emit", "write")
+STAGES = ("load+check", "addresses", "resolve", "render", "validate", "emit", "write")
 
 
 @dataclass
@@ -70,11 +68,11 @@ class Stopwatch:
         self.last = now
 
 
-def run_once(spec: Path, out: Path, validate: bool, workers: int = 1) -> Run:
+def run_once(spec: Path, out: Path, validate: bool) -> Run:
     run = Run()
     watch = Stopwatch(run)
     with gc_paused():  # as pipeline.build runs the same stages; the CLI writes after it
-        resources, tree = _build(run, watch, spec, validate, workers)
+        resources, tree = _build(watch, spec, validate)
     sync(tree, out, Mode.WRITE)
     watch.lap("write")
     run.objects, run.files = len(resources), len(tree)
@@ -82,7 +80,7 @@ def run_once(spec: Path, out: Path, validate: bool, workers: int = 1) -> Run:
     return run
 
 
-def _build(run: Run, watch: Stopwatch, spec: Path, validate: bool, workers: int):
+def _build(watch: Stopwatch, spec: Path, validate: bool):
     loaded = read_spec(spec)
     watch.lap("load+check")
     addresses = allocate(loaded, spec.with_name("meshgen.lock"))
@@ -93,43 +91,18 @@ def _build(run: Run, watch: Stopwatch, spec: Path, validate: bool, workers: int)
     watch.lap("resolve")
     resources = render(model)
     watch.lap("render")
-    if workers > 1 and validate:
-        tree = validate_while_emitting(resources, loaded.diagnostics)
-        watch.lap("validate||emit")
-    else:
-        if validate:
-            raise_if_errors(list(loaded.diagnostics) + validate_resources(resources))
-        watch.lap("validate")
-        tree = emit(resources)
-        watch.lap("emit")
+    if validate:
+        raise_if_errors(list(loaded.diagnostics) + validate_resources(resources))
+    watch.lap("validate")
+    tree = emit(resources)
+    watch.lap("emit")
     return resources, tree
 
 
 def validate_resources(resources):
-    import meshgen.conformance  # looked up per call: --proposals may replace it
+    from meshgen.conformance import validate_resources as validate
 
-    return meshgen.conformance.validate_resources(resources)
-
-
-_INHERITED = None  # the ResourceSet a forked validation worker reads (never pickled)
-
-
-def _validate_inherited():
-    return validate_resources(_INHERITED)
-
-
-def validate_while_emitting(resources, diagnostics) -> dict[str, bytes]:
-    """Option evaluated for the pipeline: a forked worker validates while this process emits; the
-    tree is only used (written) once validation passed. Wall time counts the fork and the result."""
-    global _INHERITED
-    _INHERITED = resources
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        found = pool.submit(_validate_inherited)
-        tree = emit(resources)
-        raise_if_errors(list(diagnostics) + found.result())
-    _INHERITED = None
-    return tree
+    return validate(resources)
 
 
 def json_baseline(bodies: list[dict]) -> float:
@@ -157,17 +130,17 @@ def limit_problems(model) -> list:
 # --- reporting -------------------------------------------------------------------------------------
 
 
-def peak_rss_mb(who=resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # Linux reports KiB
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def report(runs: list[Run], validate: bool, variant: str = "") -> str:
+def report(runs: list[Run], validate: bool) -> str:
     med = statistics.median
     first = runs[0]
     total, baseline = med(r.total for r in runs), med(r.baseline for r in runs)
     lines = [
         f"objects        {first.objects:>10,}   files {first.files:,}   validation {'on' if validate else 'off'}"
-        f"   repeats {len(runs)} (medians){'   ' + variant if variant else ''}",
+        f"   repeats {len(runs)} (medians)",
     ]
     for stage in STAGES:
         if stage not in first.seconds:
@@ -180,8 +153,6 @@ def report(runs: list[Run], validate: bool, variant: str = "") -> str:
         f"ratio          {med(r.ratio for r in runs):>9.2f}     (runs: {', '.join(f'{r.ratio:.2f}' for r in runs)})",
         f"peak RSS       {peak_rss_mb():>9,.0f} MB",
     ]
-    if peak_rss_mb(resource.RUSAGE_CHILDREN):
-        lines.append(f"  worker       {peak_rss_mb(resource.RUSAGE_CHILDREN):>9,.0f} MB (largest forked worker; add it for the total)")
     return "\n".join(lines)
 
 
@@ -191,35 +162,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-validate", dest="validate", action="store_false", help="skip validate_resources")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the last repeat to this file")
-    parser.add_argument("--workers", type=int, choices=(1, 2), default=1,
-                        help="2: validate in a forked worker while emitting (an option under evaluation)")
-    parser.add_argument("--proposals", action="store_true",
-                        help="measure with the prototypes of bench/proposals.py installed (changes proposed to others' code)")
     args = parser.parse_args(argv)
     size = synthetic.size_from_args(args)
-    if args.proposals:
-        import proposals
-
-        proposals.install()
     runs = []
     with tempfile.TemporaryDirectory(prefix="meshgen-bench-") as tmp:
         spec = synthetic.write_spec(size, Path(tmp) / "fleet.yaml")
         print(f"spec: {spec.stat().st_size:,} bytes; {size}", file=sys.stderr)
-        if args.proposals:
-            proposals.check_equivalent(spec.read_bytes(), str(spec))  # same data and positions as the real loader
         for i in range(args.repeat):
             out = Path(tmp) / f"out-{i}"
             profiler = cProfile.Profile() if args.profile and i == args.repeat - 1 else None
             if profiler:
                 profiler.enable()
-            runs.append(run_once(spec, out, args.validate, args.workers))
+            runs.append(run_once(spec, out, args.validate))
             if profiler:
                 profiler.disable()
                 profiler.dump_stats(args.profile)
             print(f"run {i + 1}: {runs[-1].total:.2f} s, ratio {runs[-1].ratio:.2f}", file=sys.stderr)
             gc.collect()
-    variant = " ".join(([f"workers={args.workers}"] if args.workers > 1 else []) + (["proposals"] if args.proposals else []))
-    print(report(runs, args.validate, variant))
+    print(report(runs, args.validate))
     return 0
 
 
