@@ -139,6 +139,10 @@ class FleetModel:
         """The primary whose istiod reads Istio config for this cluster (itself for a primary)."""
         return self.clusters[cluster].controlPlane.primary or cluster
 
+    def primary_names(self) -> list[str]:
+        """Every primary of the fleet, sorted: the clusters that receive Istio config."""
+        return [name for name, c in self.clusters.items() if c.controlPlane.role == "primary"]
+
     def primaries(self, mesh: str) -> list[Cluster]:
         return [c for c in self._clusters_by_mesh.get(mesh, ()) if c.controlPlane.role == "primary"]
 

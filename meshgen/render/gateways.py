@@ -24,9 +24,7 @@ ISTIOD_PORTS = (("tls-istiod", 15012, 15012), ("tls-istiodwebhook", 15017, 443))
 
 def render(model: FleetModel) -> list[Resource]:
     resources = []
-    for name in model.clusters:
-        if not model.is_primary(name):
-            continue
+    for name in model.primary_names():
         path, origin = bundle_path(name, FILE), model.origin("clusters", name)
         mesh = model.clusters[name].mesh
         if model.multi_network(mesh):

@@ -28,9 +28,7 @@ def render(model: FleetModel) -> list[Resource]:
     """The rules of a mesh are the same in each of its primaries: built once, their bodies shared."""
     resources = []
     per_mesh: dict[str, list[tuple[dict, object]]] = {}  # mesh -> [(body, origin)]
-    for name in model.clusters:
-        if not model.is_primary(name):
-            continue
+    for name in model.primary_names():
         mesh = model.clusters[name].mesh
         rules = per_mesh.get(mesh)
         if rules is None:

@@ -29,9 +29,7 @@ CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 
 def render(model: FleetModel) -> list[Resource]:
     resources = []
-    for name in model.clusters:
-        if not model.is_primary(name):
-            continue
+    for name in model.primary_names():
         path, origin = bundle_path(name, FILE), model.origin("clusters", name)
         resources.append(Resource(path, cacerts(model, name), origin))
         mesh = model.clusters[name].mesh
