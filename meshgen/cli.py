@@ -164,7 +164,7 @@ def _finish_lock(ctx: Context, lock, mode) -> int:
             click.echo(f"{change.path} is stale: run `meshgen render`", err=True)
     elif not ctx.quiet:
         click.echo(f"{change.path}: {change.action}d", err=True)
-    return EXIT_OK if mode is Mode.WRITE else EXIT_DRIFT
+    return EXIT_OK if mode is Mode.WRITE and not ctx.fail_on_change else EXIT_DRIFT
 
 
 def _finish(ctx: Context, plan, mode, out: Path) -> int:

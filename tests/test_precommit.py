@@ -145,3 +145,6 @@ def test_render_fail_on_change_flag(tmp_path):
     args = ["--quiet", "render", str(spec), "-o", str(tmp_path / "out"), "--fail-on-change"]
     assert CliRunner().invoke(main, args).exit_code == 1  # first render creates files
     assert CliRunner().invoke(main, args).exit_code == 0  # nothing left to change
+    (tmp_path / "meshgen.lock").write_text((tmp_path / "meshgen.lock").read_text() + "# edited by hand\n")
+    assert CliRunner().invoke(main, args).exit_code == 1  # only the lock changed: still a change
+    assert CliRunner().invoke(main, args).exit_code == 0
