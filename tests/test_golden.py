@@ -116,3 +116,11 @@ def test_example_renders_and_every_bundle_builds(tmp_path: Path):
     assert clusters == {"prod-east-1", "prod-east-2", "prod-west-1", "prod-west-2", "staging-eu-1"}
     failures = kustomize_failures(tmp_path / "out")
     assert not failures, "kubectl kustomize failed:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_trees_pass_the_validator_with_zero_findings(case: str):
+    from meshgen.conformance import lint_tree
+
+    findings = lint_tree(GOLDEN / case / "expected")
+    assert findings == [], "\n".join(d.format() for d in findings)
