@@ -79,14 +79,20 @@ def allocate_addresses(loaded: Loaded, lock_path: Path) -> tuple[dict[str, str],
     return {e.host: str(e.address) for e in lock.entries}, format_lock(lock)
 
 
-def validate_spec(options: Options) -> list[Diagnostic]:
-    """What `meshgen validate` reports: spec checks, address allocation against the lock, budgets.
-    Reads the lock, writes nothing. Raises MeshgenError on errors; returns the warnings."""
+def checked_model(options: Options) -> tuple[FleetModel, str, list[Diagnostic]]:
+    """Spec checks, address allocation against the lock (read, never written), budgets: the model,
+    the next lock text and the warnings. Raises MeshgenError on errors."""
     loaded = read_spec(options.spec)
-    addresses, _ = allocate_addresses(loaded, options.lock_path)
-    diagnostics = list(loaded.diagnostics) + check_limits(resolve_model(loaded, addresses))
+    addresses, lock_text = allocate_addresses(loaded, options.lock_path)
+    model = resolve_model(loaded, addresses)
+    diagnostics = list(loaded.diagnostics) + check_limits(model)
     raise_if_errors(diagnostics)
-    return diagnostics
+    return model, lock_text, diagnostics
+
+
+def validate_spec(options: Options) -> list[Diagnostic]:
+    """What `meshgen validate` reports; writes nothing."""
+    return checked_model(options)[2]
 
 
 def build(options: Options) -> Build:
@@ -99,11 +105,7 @@ def _build(options: Options) -> Build:
     from meshgen.emit import emit
     from meshgen.render import render
 
-    loaded = read_spec(options.spec)
-    addresses, lock_text = allocate_addresses(loaded, options.lock_path)
-    model = resolve_model(loaded, addresses)
-    diagnostics = list(loaded.diagnostics) + check_limits(model)
-    raise_if_errors(diagnostics)
+    model, lock_text, diagnostics = checked_model(options)
     resources = render(model)
     if options.validate_output:
         from meshgen.conformance import validate_resources
