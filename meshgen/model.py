@@ -117,10 +117,7 @@ class FleetModel:
 
     @cached_property
     def _clusters_by_mesh(self) -> dict[str, list[Cluster]]:
-        found: dict[str, list[Cluster]] = {}
-        for cluster in self.clusters.values():
-            found.setdefault(cluster.mesh, []).append(cluster)
-        return found
+        return _group(self.clusters.values(), lambda c: [c.mesh])
 
     def mesh_networks(self, mesh: str) -> list[str]:
         return list(self._networks_by_mesh.get(mesh, ()))
@@ -151,11 +148,7 @@ class FleetModel:
 
     @cached_property
     def _remotes_by_primary(self) -> dict[str, list[Cluster]]:
-        found: dict[str, list[Cluster]] = {}
-        for cluster in self.clusters.values():
-            if cluster.controlPlane.primary:
-                found.setdefault(cluster.controlPlane.primary, []).append(cluster)
-        return found
+        return _group(self.clusters.values(), lambda c: [c.controlPlane.primary] if c.controlPlane.primary else [])
 
     def gateway_owners(self, cluster: str) -> list[Cluster]:
         """Clusters whose gateways front this one: itself when it has gateways, else the clusters
@@ -198,11 +191,8 @@ class FleetModel:
 
     @cached_property
     def _services_by_mesh(self) -> dict[str, list[Service]]:
-        found: dict[str, list[Service]] = {}
-        for key, service in self.services.items():
-            for mesh in dict.fromkeys(p.cluster.mesh for p in self._placements[key][1]):
-                found.setdefault(mesh, []).append(service)
-        return found
+        return _group(self.services.values(),
+                      lambda s: [p.cluster.mesh for p in self._placements[(s.namespace, s.name)][1]])
 
     def service_meshes(self, service: Service) -> list[str]:
         return sorted({self.clusters[i.cluster].mesh for i in service.instances})
@@ -230,11 +220,7 @@ class FleetModel:
 
     @cached_property
     def _imports_by_config_cluster(self) -> dict[str, list[ExportNode]]:
-        found: dict[str, list[ExportNode]] = {}
-        for export in self.exports:
-            for cluster in export.config_clusters:
-                found.setdefault(cluster, []).append(export)
-        return found
+        return _group(self.exports, lambda e: e.config_clusters)
 
     def consumed_by(self, cluster: str) -> list[ExportNode]:
         """Exports this cluster may call (it is one of their consumer clusters), in ``exports`` order."""
@@ -242,21 +228,14 @@ class FleetModel:
 
     @cached_property
     def _exports_by_consumer_cluster(self) -> dict[str, list[ExportNode]]:
-        found: dict[str, list[ExportNode]] = {}
-        for export in self.exports:
-            for cluster in dict.fromkeys(export.consumer_clusters):
-                found.setdefault(cluster, []).append(export)
-        return found
+        return _group(self.exports, lambda e: e.consumer_clusters)
 
     def exports_of(self, mesh: str) -> list[ExportNode]:
         return list(self._exports_by_mesh.get(mesh, ()))
 
     @cached_property
     def _exports_by_mesh(self) -> dict[str, list[ExportNode]]:
-        found: dict[str, list[ExportNode]] = {}
-        for export in self.exports:
-            found.setdefault(export.mesh.name, []).append(export)
-        return found
+        return _group(self.exports, lambda e: [e.mesh.name])
 
     def peer_meshes(self, mesh: str) -> list[str]:
         """Meshes federated with this one in either direction."""
@@ -275,3 +254,12 @@ class FleetModel:
         """Trust domains of federation peers: inbound mTLS only accepts the local domain and these."""
         own = self.meshes[mesh].trustDomain
         return sorted({self.meshes[p].trustDomain for p in self.peer_meshes(mesh)} - {own})
+
+
+def _group(items, keys_of) -> dict:
+    """key -> the items (in order) whose ``keys_of(item)`` names that key; each item once per key."""
+    found: dict = {}
+    for item in items:
+        for key in dict.fromkeys(keys_of(item)):
+            found.setdefault(key, []).append(item)
+    return found
