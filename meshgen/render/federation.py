@@ -23,19 +23,19 @@ from functools import lru_cache
 from meshgen.diagnostics import Diagnostic, MeshgenError
 from meshgen.model import ExportNode, FleetModel
 from meshgen.render import bundle_path
-from meshgen.render.common import ISTIO_NAMESPACE, metadata, obj
+from meshgen.render.common import EASTWEST_SELECTOR, ISTIO_NAMESPACE, OUTLIER_DETECTION, metadata, obj
 from meshgen.render.resource import Resource
+from meshgen.render.traffic import failover_regions, locality_setting
 
 NETWORKING = "networking.istio.io/v1"
 EXPORTS_FILE = "federation-exports.yaml"
 IMPORTS_FILE = "federation-imports.yaml"
 EXPOSURE_GATEWAY = "federation-exports"
 EXPOSURE_PORT = {"number": 15443, "name": "tls-federation", "protocol": "TLS"}
-EASTWEST_SELECTOR = {"istio": "eastwestgateway"}
 # meshgen allocates import addresses itself; Istio's auto-allocation must not add a second one.
 NO_AUTOALLOCATE = {"networking.istio.io/enable-autoallocate-ip": "false"}
-OUTLIER_DETECTION = {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"}
-FAILOVER_PRIORITY = ["topology.kubernetes.io/region", "topology.kubernetes.io/zone"]
+# The caller is never on the exporter's network, so the network label is not a useful priority here.
+FAILOVER_PRIORITY = ("topology.kubernetes.io/region", "topology.kubernetes.io/zone")
 
 
 def render(model: FleetModel) -> list[Resource]:
@@ -82,11 +82,6 @@ def exporter_resources(model: FleetModel, mesh: str) -> list[Resource]:
             out.append(Resource(path, body, export.origin))
         out.append(Resource(path, gateway, gateway_origin))
     return out
-
-
-def export_service_entry(model: FleetModel, export: ExportNode, primary: str) -> dict:
-    """The exported name, backed by the service's own workloads (no endpoints: a workloadSelector)."""
-    return _export_service_entry(model, export, _port_fields(model, export.service, primary))
 
 
 def _port_fields(model: FleetModel, service, primary: str) -> tuple[tuple, ...]:
@@ -190,7 +185,8 @@ def subject_alt_names(model: FleetModel, export: ExportNode) -> list[str]:
 def import_destination_rule(model: FleetModel, export: ExportNode) -> dict:
     policy: dict = {}
     if spans_localities(export):
-        policy["loadBalancer"] = {"localityLbSetting": locality_setting(model, export)}
+        regions = failover_regions(model, export.service, export.mesh.name)
+        policy["loadBalancer"] = {"localityLbSetting": locality_setting(regions, FAILOVER_PRIORITY)}
         policy["outlierDetection"] = dict(OUTLIER_DETECTION)  # failover does nothing without it
     policy["tls"] = {"mode": "ISTIO_MUTUAL", "subjectAltNames": subject_alt_names(model, export)}
     spec = {"host": export.host, "trafficPolicy": policy}
@@ -200,21 +196,3 @@ def import_destination_rule(model: FleetModel, export: ExportNode) -> dict:
 
 def spans_localities(export: ExportNode) -> bool:
     return len({(e.locality, e.cluster) for e in export.endpoints}) > 1
-
-
-def locality_setting(model: FleetModel, export: ExportNode) -> dict:
-    """Region order from a matching `failover` entry, else prefer the caller's region, then zone.
-    (`failover` may not be combined with a region/zone failoverPriority: DR8.)"""
-    regions = failover_regions(model, export)
-    if len(regions) > 1:
-        pairs = [{"from": a, "to": b} for a, b in zip(regions, regions[1:])]
-        return {"enabled": True, "failover": pairs}
-    return {"enabled": True, "failoverPriority": list(FAILOVER_PRIORITY)}
-
-
-def failover_regions(model: FleetModel, export: ExportNode) -> list[str]:
-    key = f"{export.service.namespace}/{export.service.name}"
-    for entry in model.fleet.failover:
-        if entry.service == key and entry.mesh in (None, export.mesh.name):
-            return list(entry.regions)
-    return []

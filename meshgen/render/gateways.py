@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from meshgen.model import FleetModel
 from meshgen.render import Resource, bundle_path
-from meshgen.render.common import ISTIO_NAMESPACE, metadata, obj
+from meshgen.render.common import EASTWEST_SELECTOR, ISTIO_NAMESPACE, metadata, obj
 
 FILE = "gateways.yaml"
 NETWORKING = "networking.istio.io/v1"
-SELECTOR = {"istio": "eastwestgateway"}
 CROSS_NETWORK_PORT = 15443
 ISTIOD_HOST = f"istiod.{ISTIO_NAMESPACE}.svc.cluster.local"
 # (server port name, gateway port, istiod service port)
@@ -53,7 +52,7 @@ def cross_network_gateway(model: FleetModel, mesh: str) -> dict:
         "tls": {"mode": "AUTO_PASSTHROUGH"},
         "hosts": cross_network_hosts(model, mesh),
     }
-    spec = {"selector": dict(SELECTOR), "servers": [server]}
+    spec = {"selector": dict(EASTWEST_SELECTOR), "servers": [server]}
     return obj(NETWORKING, "Gateway", metadata("cross-network-gateway", ISTIO_NAMESPACE), spec=spec)
 
 
@@ -66,7 +65,7 @@ def istiod_gateway() -> dict:
         }
         for name, port, _ in ISTIOD_PORTS
     ]
-    spec = {"selector": dict(SELECTOR), "servers": servers}
+    spec = {"selector": dict(EASTWEST_SELECTOR), "servers": servers}
     return obj(NETWORKING, "Gateway", metadata("istiod-gateway", ISTIO_NAMESPACE), spec=spec)
 
 

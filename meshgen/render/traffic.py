@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from meshgen.model import FleetModel
 from meshgen.render import Resource, bundle_path
-from meshgen.render.common import metadata, obj
+from meshgen.render.common import OUTLIER_DETECTION, metadata, obj
 from meshgen.spec.models import Service
 
 FILE = "traffic.yaml"
 FAILOVER_PRIORITY = ("topology.istio.io/network", "topology.kubernetes.io/region", "topology.kubernetes.io/zone")
-OUTLIER_DETECTION = {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"}
 
 
 def render(model: FleetModel) -> list[Resource]:
@@ -55,11 +54,12 @@ def failover_regions(model: FleetModel, service: Service, mesh: str) -> list[str
     return []
 
 
-def locality_setting(regions: list[str]) -> dict:
+def locality_setting(regions: list[str], priority=FAILOVER_PRIORITY) -> dict:
+    """Region pairs from the spec's failover order, else ``priority``."""
     pairs = [{"from": a, "to": b} for a, b in zip(regions, regions[1:]) if a != b]
     if pairs:
         return {"enabled": True, "failover": pairs}
-    return {"enabled": True, "failoverPriority": list(FAILOVER_PRIORITY)}
+    return {"enabled": True, "failoverPriority": list(priority)}
 
 
 def destination_rule(model: FleetModel, service: Service, mesh: str) -> dict:
