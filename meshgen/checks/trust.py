@@ -56,13 +56,12 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                 found.append(_warn("W203", f"namespace '{namespace}' of mesh '{mesh.name}' accepts plain-text traffic "
                                            "(mTLS PERMISSIVE)", positions.span(("meshes", i, "namespaceMtls", namespace)),
                                    "use STRICT once every workload has a sidecar"))
-    mesh_of = {c.name: c.mesh for c in fleet.clusters}
     for i, export in enumerate(fleet.exports):
         outside = {c.name for c in fleet.clusters if c.mesh != export.mesh}
         if outside and _open_clusters(fleet, export) >= outside:
             found.append(_warn("W201", f"export of '{export.service}' reaches every workload of every other mesh",
                                positions.span(("exports", i)), "narrow consumers with `namespaces` or `serviceAccounts`"))
-    federation_only = _federation_only_clusters(fleet, mesh_of)
+    federation_only = _federation_only_clusters(fleet)
     for i, cluster in enumerate(fleet.clusters):
         for j, gw in enumerate(cluster.gateways):
             if cluster.name in federation_only and _is_public_ip(gw.address):
@@ -82,7 +81,7 @@ def _open_clusters(fleet: Fleet, export) -> set[str]:
     return found
 
 
-def _federation_only_clusters(fleet: Fleet, mesh_of) -> set[str]:
+def _federation_only_clusters(fleet: Fleet) -> set[str]:
     networks: dict[str, set] = {}
     for c in fleet.clusters:
         networks.setdefault(c.mesh, set()).add(c.network)
