@@ -82,7 +82,8 @@ class ExportNode:
 class FleetModel:
     fleet: Fleet
     origins: dict[tuple, Span] = field(default_factory=dict)
-    addresses: dict[str, str] = field(default_factory=dict)  # imported host -> address, set by resolve
+    addresses: dict[str, str] = field(default_factory=dict)  # imported host -> address, from the allocator
+    exports: list[ExportNode] = field(default_factory=list)  # sorted by host, set by resolve
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -207,13 +208,6 @@ class FleetModel:
         return f"{service.name}.{service.namespace}.svc.cluster.local"
 
     # --- federation ----------------------------------------------------------------------------
-
-    @cached_property
-    def exports(self) -> list[ExportNode]:
-        from meshgen.resolve import resolve_export  # local: resolve builds on this module
-
-        nodes = [resolve_export(self, i, e) for i, e in enumerate(self.fleet.exports)]
-        return sorted(nodes, key=lambda n: n.host)
 
     def imports_for(self, config_cluster: str) -> list[ExportNode]:
         return list(self._imports_by_config_cluster.get(config_cluster, ()))

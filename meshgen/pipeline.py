@@ -15,6 +15,7 @@ from meshgen.addresses import LOCK_NAME, allocate_fleet, check_limits, format_lo
 from meshgen.checks import run_checks
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span, raise_if_errors
 from meshgen.model import FleetModel
+from meshgen.resolve import resolve
 from meshgen.spec.loader import Loaded, load
 
 
@@ -53,8 +54,6 @@ def read_spec(path: Path) -> Loaded:
 
 def resolve_model(loaded: Loaded, addresses: dict[str, str] | None = None) -> FleetModel:
     """The model; without ``addresses``, they come from the lock beside the spec (read, never written)."""
-    from meshgen.resolve import resolve
-
     if addresses is None:
         addresses, _ = allocate_addresses(loaded, Path(loaded.positions.file).with_name(LOCK_NAME))
     return resolve(loaded.fleet, loaded.positions, addresses)

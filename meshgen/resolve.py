@@ -5,6 +5,7 @@ from __future__ import annotations
 from math import lcm
 
 from meshgen.model import Endpoint, ExportNode, FleetModel, Identity
+from meshgen.spec.hosts import export_host
 from meshgen.spec.models import Export, Fleet
 from meshgen.spec.positions import Positions
 
@@ -13,8 +14,9 @@ _NAMED_LISTS = ("networks", "rootsOfTrust", "meshes", "clusters", "services", "e
 
 def resolve(fleet: Fleet, positions: Positions, addresses: dict[str, str] | None = None) -> FleetModel:
     """Build the model. ``addresses`` (imported host -> IP) comes from the address allocator."""
-    model = FleetModel(fleet, origins=_origins(fleet, positions))
-    model.addresses = dict(addresses or {})
+    model = FleetModel(fleet, origins=_origins(fleet, positions), addresses=dict(addresses or {}))
+    exports = [resolve_export(model, i, e) for i, e in enumerate(fleet.exports)]
+    model.exports = sorted(exports, key=lambda node: node.host)
     return model
 
 
@@ -37,11 +39,6 @@ def _item_key(kind: str, item, i: int) -> str:
     if kind == "failover":
         return item.service
     return item.name
-
-
-def export_host(fleet: Fleet, export: Export) -> str:
-    namespace, name = export.service.split("/")
-    return export.host or f"{name}.{namespace}.{fleet.settings.exportSuffix}"
 
 
 def consumer_clusters(model: FleetModel, export: Export) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from meshgen.diagnostics import Diagnostic
-from meshgen.resolve import export_host
+from meshgen.spec.hosts import export_host
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions
 

@@ -1,10 +1,4 @@
-"""Stable addresses for imported hosts, kept in a committed lock file (``meshgen.lock``). Pure.
-
-Lock file, one entry a line, comments (``#``) and blank lines ignored::
-
-    # meshgen.lock: ...header...
-    ledger.payments.global 240.10.52.183            <host> <address>, sorted by host
-    released 240.10.7.1 9 search.catalog.global     released <address> <renders left> <last host>
+"""Address allocation for imported hosts against the lock. Pure.
 
 Allocation rule, applied to the hosts of ``exports`` (hosts are fleet-wide unique, so one
 address per host is unique in every consuming cluster):
@@ -24,31 +18,22 @@ handed out in that generation nor in the next ``settings.addressQuarantine`` gen
 ``released`` line counts them down and disappears at zero. Deleting the line frees it at once.
 
 Codes: E301 pinned address collides or is outside the range / forbidden; E302 range too small;
-E303 lock file inconsistent; E304 a ServiceEntry over an Istio limit; W301 budget exceeded.
+E303 a locked address is no longer allocatable.
 """
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 
-from meshgen.diagnostics import Diagnostic, Severity, Span
+from meshgen.addresses.lock import IPAddress, Lock, Locked, Released, lock_error, parse_lock
+from meshgen.diagnostics import Diagnostic, Span
+from meshgen.spec.hosts import export_host
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions
 
-LOCK_NAME = "meshgen.lock"
-HEADER = (
-    "# meshgen.lock: stable addresses of imported hosts. Written by `meshgen render`; commit it and review\n"
-    "# its diffs. `<host> <address>` lines never change once written. `released <address> <n> <host>` keeps a\n"
-    "# removed host's address unused for n more renders that change this file; delete the line to free it.\n"
-)
-MAX_PER_SERVICE_ENTRY = 256  # addresses and ports (CRD maxItems)
-MAX_ENDPOINTS_PER_SERVICE_ENTRY = 4096  # endpoints (CRD maxItems)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 FORBIDDEN = (
@@ -61,125 +46,7 @@ FORBIDDEN = (
     ("::1/128", "loopback ::1"),
     ("ff00::/8", "multicast ff00::/8"),
 )
-_DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NO_SPAN = Span("")
-
-
-# --- the lock ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Locked:
-    host: str
-    address: IPAddress
-    span: Span = field(default=_NO_SPAN, compare=False)  # of the address
-    host_col: int = field(default=1, compare=False)
-
-
-@dataclass(frozen=True)
-class Released:
-    address: IPAddress
-    renders_left: int  # lock-changing renders during which it stays reserved
-    host: str  # the host that held it, for reviewers
-    span: Span = field(default=_NO_SPAN, compare=False)
-
-
-@dataclass(frozen=True)
-class Lock:
-    entries: tuple[Locked, ...] = ()
-    released: tuple[Released, ...] = ()
-
-    @property
-    def addresses(self) -> dict[str, IPAddress]:
-        return {e.host: e.address for e in self.entries}
-
-
-def format_lock(lock: Lock) -> str:
-    lines = [f"{e.host} {e.address}\n" for e in sorted(lock.entries, key=lambda e: e.host)]
-    ordered = sorted(lock.released, key=lambda r: (r.address.version, int(r.address)))
-    lines += [f"released {r.address} {r.renders_left} {r.host}\n" for r in ordered]
-    return HEADER + "".join(lines)
-
-
-def parse_lock(text: str, file: str) -> tuple[Lock, list[Diagnostic]]:
-    """Read lock text; unparsable lines, duplicate hosts and duplicate addresses are E303."""
-    entries, released, problems = [], [], []
-    for number, line in enumerate(text.splitlines(), 1):
-        tokens = [(m.group(), m.start() + 1) for m in re.finditer(r"\S+", line)]
-        if not tokens or tokens[0][0].startswith("#"):
-            continue
-        item, problem = _parse_line(tokens, file, number)
-        problems += [problem] if problem else []
-        target = released if isinstance(item, Released) else entries
-        target += [item] if item else []
-    problems += _duplicates(entries, released)
-    return Lock(tuple(entries), tuple(released)), problems
-
-
-def _parse_line(tokens, file: str, number: int):
-    span = Span(file, number, tokens[0][1])
-    if len(tokens) == 2:
-        return _parse_entry(tokens, file, number)
-    if len(tokens) == 4 and tokens[0][0] == "released":
-        return _parse_released(tokens, file, number)
-    return None, _lock_error(span, f"cannot read line {number}: expected `<host> <address>` or "
-                                   "`released <address> <renders left> <host>`")
-
-
-def _parse_entry(tokens, file: str, number: int):
-    (host, host_col), (text, col) = tokens
-    if not _DNS_NAME.match(host):
-        return None, _lock_error(Span(file, number, host_col), f"'{host}' is not a host name")
-    address = _address(text)
-    if address is None:
-        return None, _lock_error(Span(file, number, col), f"'{text}' is not an IP address")
-    return Locked(host, address, Span(file, number, col), host_col), None
-
-
-def _parse_released(tokens, file: str, number: int):
-    (_, _), (text, col), (count, count_col), (host, _) = tokens
-    address = _address(text)
-    if address is None:
-        return None, _lock_error(Span(file, number, col), f"'{text}' is not an IP address")
-    if not count.isdigit() or int(count) < 1:
-        message = f"renders left must be a whole number of at least 1, found '{count}'"
-        return None, _lock_error(Span(file, number, count_col), message, "delete the line to free the address")
-    return Released(address, int(count), host, Span(file, number, col)), None
-
-
-def _duplicates(entries: list[Locked], released: list[Released]) -> list[Diagnostic]:
-    problems, hosts, owners = [], {}, {}
-    for entry in entries:
-        if entry.host in hosts:
-            where = replace(entry.span, col=entry.host_col)
-            problems.append(_lock_error(where, f"host '{entry.host}' is listed twice (first at line "
-                                               f"{hosts[entry.host].span.line})", "keep one of the lines"))
-            continue
-        hosts[entry.host] = entry
-        problems += _claim(owners, entry.address, entry.span, f"host '{entry.host}'")
-    for item in released:
-        problems += _claim(owners, item.address, item.span, f"released line of '{item.host}'")
-    return problems
-
-
-def _claim(owners: dict, address, span: Span, who: str) -> list[Diagnostic]:
-    if address in owners:
-        first_who, first = owners[address]
-        message = f"address {address} of {who} is also held by {first_who} at line {first.line}"
-        return [_lock_error(span, message, "every address belongs to one host; delete one line to renumber it")]
-    owners[address] = (who, span)
-    return []
-
-
-def _lock_error(span: Span, message: str, hint: str = "") -> Diagnostic:
-    return Diagnostic("E303", f"lock file is inconsistent: {message}", span, hint=hint)
-
-
-def _address(text: str) -> IPAddress | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
 
 
 # --- the pool of allocatable addresses ------------------------------------------------------------
@@ -261,8 +128,6 @@ class Request:
 
 
 def requests_for(fleet: Fleet, positions: Positions) -> list[Request]:
-    from meshgen.resolve import export_host
-
     return [
         Request(export_host(fleet, e), e.address and ipaddress.ip_address(e.address),
                 positions.span(("exports", i)), positions.span(("exports", i, "address")))
@@ -318,7 +183,7 @@ def check_lock(lock: Lock, pool: Pool) -> list[Diagnostic]:
     for item in (*lock.entries, *lock.released):
         why = pool.why_not(item.address)
         if why:
-            found.append(_lock_error(item.span, f"address {item.address} of '{item.host}' is not allocatable: {why}",
+            found.append(lock_error(item.span, f"address {item.address} of '{item.host}' is not allocatable: {why}",
                                      hint))
     return found
 
@@ -377,40 +242,3 @@ def allocate_fleet(fleet: Fleet, positions: Positions, lock_text: str, lock_file
         return lock, problems
     quarantine = fleet.settings.addressQuarantine
     return allocate(requests_for(fleet, positions), lock, pool_for(fleet, positions), quarantine)
-
-
-# --- Istio limits and per-cluster budgets ---------------------------------------------------------
-
-
-def check_limits(model) -> list[Diagnostic]:
-    """E304 for an imported ServiceEntry over Istio's limits; W301 for a cluster over its budget."""
-    found = []
-    for export in model.exports:
-        found += _entry_limits(model, export)
-    budgets = model.fleet.settings.budgets
-    for cluster in model.clusters:
-        imports = model.imports_for(cluster)
-        found += _over_budget(model, cluster, "imported ServiceEntries", len(imports), budgets.serviceEntriesPerCluster)
-        endpoints = sum(len(e.endpoints) for e in imports)
-        found += _over_budget(model, cluster, "imported endpoints", endpoints, budgets.endpointsPerCluster)
-    return found
-
-
-def _entry_limits(model, export) -> list[Diagnostic]:
-    ports = {p.name for placement in model.placements(export.service, export.mesh.name) for p in placement.ports}
-    counts = (("ports", len(ports) or len(export.service.ports), MAX_PER_SERVICE_ENTRY),
-              ("addresses", 1, MAX_PER_SERVICE_ENTRY),
-              ("endpoints", len(export.endpoints), MAX_ENDPOINTS_PER_SERVICE_ENTRY))
-    return [
-        Diagnostic("E304", f"the ServiceEntry of '{export.host}' would carry {count} {what}; Istio accepts at most "
-                           f"{limit}", export.origin, hint="split the service, or export fewer gateways")
-        for what, count, limit in counts if count > limit
-    ]
-
-
-def _over_budget(model, cluster: str, what: str, count: int, budget: int) -> list[Diagnostic]:
-    if count <= budget:
-        return []
-    message = f"cluster '{cluster}' carries {count} {what}, over the budget of {budget}"
-    return [Diagnostic("W301", message, model.origin("clusters", cluster), Severity.WARNING,
-                       hint="raise settings.budgets if istiod and the sidecars are sized for it")]
