@@ -1,16 +1,18 @@
-"""The access matrix a spec grants: who may call which exported service, on which port. Pure.
+"""The access matrix a spec grants: who may call which service, under which name, on which port. Pure.
 
-One ``Grant`` per (calling identity, exported service, service port):
+One ``Grant`` per (calling identity, service, name, service port), for every declared service:
 
-* every consumer of an export, in its own mesh's trust domain: a consumer naming service accounts
-  grants ``namespace/serviceAccount`` each; one naming namespaces grants ``namespace/*``; an open
-  consumer grants ``*/*`` (every workload of its clusters);
-* every in-mesh ``callers`` entry of an exported service (the export's ALLOW policy admits them;
-  they call the in-mesh name, so the row shows that host).
+* in its own mesh: the service's ``callers`` when it is closed (exported, or ``callers`` given:
+  ``render/security.py`` renders an ALLOW policy for it), else ``*/*``, any in-mesh caller; each under
+  the in-mesh name and every global name of the service;
+* every consumer of an export, in its own mesh's trust domain, under the exported name: a consumer
+  naming service accounts grants ``namespace/serviceAccount`` each; one naming namespaces grants
+  ``namespace/*``; an open consumer grants ``*/*`` (every workload of its clusters).
 
-This is what ``render/security.py`` turns into AuthorizationPolicies, in review-friendly rows.
-``diff`` compares two matrices and groups changes per identity and service, so adding one consumer
-is one ``+ grant`` line whatever the number of ports.
+This is what the AuthorizationPolicies enforce, in review-friendly rows. ``diff`` compares two
+matrices and groups changes per identity and service, so adding one consumer is one ``+ grant`` line
+whatever the number of ports, and a first export that closes a service shows the revocation of
+"any in-mesh caller" beside the grants.
 """
 
 from __future__ import annotations
@@ -18,19 +20,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from meshgen.model import ExportNode, FleetModel
+from meshgen.render.security import closed_services
+from meshgen.spec.models import Service
 
 ANY = "*"
-COLUMNS = ("consumer mesh", "consumer clusters", "namespace", "service account", "exporting mesh",
+COLUMNS = ("caller mesh", "caller clusters", "namespace", "service account", "service mesh",
            "host", "service", "port")
 
 
 @dataclass(frozen=True, order=True)
 class Grant:
-    consumer_mesh: str
-    consumer_clusters: tuple[str, ...]
+    caller_mesh: str
+    caller_clusters: tuple[str, ...]
     namespace: str
     service_account: str
-    exporting_mesh: str
+    service_mesh: str
     host: str
     service: str  # namespace/name
     port: int
@@ -38,25 +42,42 @@ class Grant:
 
     @property
     def identity_label(self) -> str:
-        return f"{self.consumer_mesh} [{', '.join(self.consumer_clusters)}] {self.namespace}/{self.service_account}"
+        if self.caller_mesh == self.service_mesh and (self.namespace, self.service_account) == (ANY, ANY):
+            return f"{self.caller_mesh} (any in-mesh caller)"
+        return f"{self.caller_mesh} [{', '.join(self.caller_clusters)}] {self.namespace}/{self.service_account}"
 
     @property
     def target(self) -> tuple:
         """Everything but the port: the unit ``diff`` reports on."""
-        return (self.consumer_mesh, self.consumer_clusters, self.namespace, self.service_account,
-                self.exporting_mesh, self.host, self.service)
+        return (self.caller_mesh, self.caller_clusters, self.namespace, self.service_account,
+                self.service_mesh, self.host, self.service)
 
 
 def access_matrix(model: FleetModel) -> list[Grant]:
     grants = set()
-    for export in model.exports:
-        for mesh, clusters, namespace, account in consumer_identities(model, export):
-            grants |= _for_ports(export, mesh, clusters, namespace, account, export.host)
-        for namespace, account in caller_identities(export):
-            clusters = tuple(c.name for c in model.mesh_clusters(export.mesh.name))
-            host = model.host(export.service)
-            grants |= _for_ports(export, export.mesh.name, clusters, namespace, account, host)
+    for mesh in model.meshes:
+        grants |= in_mesh_grants(model, mesh)
+        for export in model.exports_of(mesh):
+            for caller_mesh, clusters, namespace, account in consumer_identities(model, export):
+                grants |= _for_ports(export.service, mesh, caller_mesh, clusters, namespace, account, export.host)
     return sorted(grants)
+
+
+def in_mesh_grants(model: FleetModel, mesh: str) -> set[Grant]:
+    closed = {(s.namespace, s.name) for s, _ in closed_services(model, mesh)}
+    clusters = tuple(c.name for c in model.mesh_clusters(mesh))
+    names: dict[tuple[str, str], list[str]] = {}
+    for name in model.global_names_of(mesh):
+        for service, _ in name.backends:
+            names.setdefault((service.namespace, service.name), []).append(name.host)
+    grants = set()
+    for service in model.services_in_mesh(mesh):
+        key = (service.namespace, service.name)
+        callers = caller_identities(service) if key in closed else [(ANY, ANY)]
+        for host in [model.host(service), *names.get(key, ())]:
+            for namespace, account in callers:
+                grants |= _for_ports(service, mesh, mesh, clusters, namespace, account, host)
+    return grants
 
 
 def consumer_identities(model: FleetModel, export: ExportNode):
@@ -76,15 +97,14 @@ def consumer_identities(model: FleetModel, export: ExportNode):
             yield mesh, clusters, namespace, account
 
 
-def caller_identities(export: ExportNode):
-    for caller in export.service.callers:
-        yield caller.namespace, caller.serviceAccount or ANY
+def caller_identities(service: Service) -> list[tuple[str, str]]:
+    return [(caller.namespace, caller.serviceAccount or ANY) for caller in service.callers]
 
 
-def _for_ports(export: ExportNode, mesh, clusters, namespace, account, host) -> set[Grant]:
-    service = f"{export.service.namespace}/{export.service.name}"
-    return {Grant(mesh, clusters, namespace, account, export.mesh.name, host, service, port.number, port.name)
-            for port in export.service.ports}
+def _for_ports(service: Service, mesh: str, caller_mesh: str, clusters, namespace, account, host) -> set[Grant]:
+    key = f"{service.namespace}/{service.name}"
+    return {Grant(caller_mesh, clusters, namespace, account, mesh, host, key, port.number, port.name)
+            for port in service.ports}
 
 
 # --- formats -------------------------------------------------------------------------------------
@@ -97,14 +117,14 @@ def port_label(grant: Grant) -> str:
 def to_markdown(grants: list[Grant]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for g in grants:
-        cells = (g.consumer_mesh, ", ".join(g.consumer_clusters), g.namespace, g.service_account,
-                 g.exporting_mesh, g.host, g.service, port_label(g))
+        cells = (g.caller_mesh, ", ".join(g.caller_clusters), g.namespace, g.service_account,
+                 g.service_mesh, g.host, g.service, port_label(g))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_json(grants: list[Grant]) -> list[dict]:
-    return [{**asdict(g), "consumer_clusters": list(g.consumer_clusters)} for g in grants]
+    return [{**asdict(g), "caller_clusters": list(g.caller_clusters)} for g in grants]
 
 
 # --- diff ----------------------------------------------------------------------------------------
@@ -128,7 +148,7 @@ def diff_lines(base: list[Grant], new: list[Grant]) -> list[str]:
     lines = []
     for sign, grant, ports in diff(base, new):
         verb = "grant" if sign == "+" else "revoke"
-        lines.append(f"{sign} {verb} {grant.identity_label} -> {grant.exporting_mesh} {grant.host} ({grant.service}) "
+        lines.append(f"{sign} {verb} {grant.identity_label} -> {grant.service_mesh} {grant.host} ({grant.service}) "
                      f"port {', '.join(ports)}")
     return lines
 

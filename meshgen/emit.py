@@ -13,8 +13,8 @@ Style of every document (stable; golden trees depend on it):
 A non-manifest Resource whose body is a ``str`` (e.g. ``README.md``) is written as it is.
 
 Files: manifests sharing a path form one multi-document file (``---`` between documents) in
-``Resource.sort_key`` order; every folder directly under ``clusters/`` that holds manifests
-gets a ``kustomization.yaml`` listing them. The emitter is hand-written for speed: scalars are
+``Resource.sort_key`` order (the kustomizations are rendered like any other file,
+``meshgen.render.bundles``). The emitter is hand-written for speed: scalars are
 formatted once and cached, documents are built as lists of strings and joined; a body shared by
 several resources (renderers share identical bodies, see ``meshgen.render.resource``) is dumped
 and encoded once; the documents of a ResourceSet arrive in sort-key order and are only re-sorted
@@ -30,8 +30,6 @@ from collections.abc import Iterable
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span
 from meshgen.render.resource import Resource
 
-CLUSTERS = "clusters/"
-KUSTOMIZATION = "kustomization.yaml"
 
 # Strings a YAML 1.1 or 1.2 reader would resolve to something else (bool, null, int, float,
 # sexagesimal, special floats); matched case-insensitively, so a few harmless extras are quoted.
@@ -72,7 +70,7 @@ def dump_yaml(obj) -> str:
 
 
 def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
-    """Group resources into files and add one kustomization per cluster folder."""
+    """Group resources into files: path -> bytes, sorted by path."""
     groups: dict[str, tuple[list[Resource], list[bytes]]] = {}  # path -> (its documents, their texts)
     texts: dict[int, bytes] = {}  # id(body) -> UTF-8 text: a shared body is dumped once
     dumped: list = []  # every body dumped, kept alive so that no id() is reused meanwhile
@@ -100,8 +98,6 @@ def emit(resources: Iterable[Resource]) -> dict[str, bytes]:
             pairs = sorted(zip(docs, chunks), key=_doc_order)
             groups[path] = ([r for r, _ in pairs], [t for _, t in pairs])
     tree = {path: b"---\n".join(chunks) for path, (_, chunks) in groups.items()}
-    for path, text in _kustomizations(files).items():
-        tree[path] = text.encode("utf-8")
     return {path: tree[path] for path in sorted(tree)}
 
 
@@ -111,13 +107,9 @@ def _doc_order(doc: tuple) -> tuple:
 
 
 def _check_paths(files: dict[str, list[Resource]]) -> None:
-    problems = []
-    for path, resources in files.items():
-        if len(resources) > 1 and not all(r.manifest for r in resources):
-            problems.append(_collision(path, resources, "a non-manifest file cannot share its path"))
-        elif _kustomization_folder(path) and path.endswith("/" + KUSTOMIZATION):
-            if path.count("/") == 2:
-                problems.append(_collision(path, resources, "this path is reserved for the generated kustomization"))
+    problems = [_collision(path, resources, "a non-manifest file cannot share its path")
+                for path, resources in files.items()
+                if len(resources) > 1 and not all(r.manifest for r in resources)]
     if problems:
         raise MeshgenError(problems)
 
@@ -125,32 +117,6 @@ def _check_paths(files: dict[str, list[Resource]]) -> None:
 def _collision(path: str, resources: list[Resource], why: str) -> Diagnostic:
     origin = next((r.origin for r in resources if r.origin), None)
     return Diagnostic("E404", f"rendered file {path}: {why}", origin or Span("<render>"))
-
-
-def _kustomization_folder(path: str) -> str:
-    """'clusters/east/x.yaml' -> 'clusters/east/'; '' when the path is not inside a cluster folder."""
-    if not path.startswith(CLUSTERS):
-        return ""
-    cluster, sep, rest = path[len(CLUSTERS) :].partition("/")
-    return f"{CLUSTERS}{cluster}/" if cluster and sep and rest else ""
-
-
-def _kustomizations(files: dict[str, list]) -> dict[str, str]:
-    listed: dict[str, list[str]] = {}
-    for path, docs in files.items():
-        folder = _kustomization_folder(path)
-        if folder and docs[0].manifest:
-            listed.setdefault(folder, []).append(path[len(folder) :])
-    return {folder + KUSTOMIZATION: _kustomization_text(entries) for folder, entries in listed.items()}
-
-
-def _kustomization_text(entries: list[str]) -> str:
-    body = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": sorted(entries),
-    }
-    return dump_yaml(body)
 
 
 # --- the emitter -------------------------------------------------------------------------------

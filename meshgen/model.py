@@ -53,7 +53,7 @@ class Endpoint:
     address: str
     port: int
     network: str
-    locality: str
+    locality: str | None  # region[/zone] of the gateway's cluster, when the spec gives it
     cluster: str
     weight: int
 
@@ -78,12 +78,25 @@ class ExportNode:
         return f"{self.mesh.name}/{self.service.namespace}/{self.service.name}"
 
 
+@dataclass(frozen=True)
+class GlobalNameNode:
+    """One name for a service across the clusters of its mesh: the services behind it, with the share of
+    traffic each gets (their instance weights in the mesh), sorted by namespace/name."""
+
+    host: str
+    mesh: Mesh
+    backends: tuple[tuple[Service, int], ...]
+    pinned_address: str | None
+    origin: Span
+
+
 @dataclass
 class FleetModel:
     fleet: Fleet
     origins: dict[tuple, Span] = field(default_factory=dict)
     addresses: dict[str, str] = field(default_factory=dict)  # imported host -> address, from the allocator
     exports: list[ExportNode] = field(default_factory=list)  # sorted by host, set by resolve
+    global_names: list[GlobalNameNode] = field(default_factory=list)  # sorted by host, set by resolve
 
     # --- lookups -------------------------------------------------------------------------------
 
@@ -151,21 +164,35 @@ class FleetModel:
     def _remotes_by_primary(self) -> dict[str, list[Cluster]]:
         return _group(self.clusters.values(), lambda c: [c.controlPlane.primary] if c.controlPlane.primary else [])
 
-    def gateway_owners(self, cluster: str) -> list[Cluster]:
-        """Clusters whose gateways front this one: itself when it has gateways, else the clusters
-        of its mesh on its network that have some."""
+    def gateway_owners(self, cluster: str, kind: str = "gateways") -> list[Cluster]:
+        """Clusters whose gateways of ``kind`` (``gateways``: east-west, ``federationGateways``) front
+        this one: itself when it has some, else the clusters of its mesh on its network that have some."""
         own = self.clusters[cluster]
-        if own.gateways:
+        if getattr(own, kind):
             return [own]
-        return [c for c in self._clusters_by_mesh[own.mesh] if c.network == own.network and c.gateways]
+        return [c for c in self._clusters_by_mesh[own.mesh] if c.network == own.network and getattr(c, kind)]
 
     def gateways_for(self, cluster: str) -> list[GatewayAddress]:
-        """Gateways that front a cluster: its own, else those of same-network clusters of its mesh."""
+        """East-west gateways that front a cluster: its own, else those of same-network clusters of its mesh."""
         return [g for c in self.gateway_owners(cluster) for g in c.gateways]
 
-    def locality(self, cluster: str) -> str:
+    def locality(self, cluster: str) -> str | None:
+        """``region/zone`` or ``region``; None when the spec does not say where the cluster runs."""
         loc = self.clusters[cluster].locality
+        if loc is None:
+            return None
         return f"{loc.region}/{loc.zone}" if loc.zone else loc.region
+
+    def istio_version(self, cluster: str) -> str:
+        """The cluster's Istio release as the spec writes it: ``1.28`` or ``1.28.3``."""
+        return self.clusters[cluster].istioVersion or self.fleet.settings.istioVersion
+
+    def istio_minor(self, cluster: str) -> int:
+        return int(self.istio_version(cluster).split(".")[1])
+
+    def revision(self, cluster: str) -> str | None:
+        """The control-plane revision serving the cluster: a remote follows its primary."""
+        return self.clusters[self.config_cluster(cluster)].revision
 
     # --- services ------------------------------------------------------------------------------
 
@@ -224,6 +251,13 @@ class FleetModel:
     def _exports_by_consumer_cluster(self) -> dict[str, list[ExportNode]]:
         return _group(self.exports, lambda e: e.consumer_clusters)
 
+    def global_names_of(self, mesh: str) -> list[GlobalNameNode]:
+        return list(self._global_names_by_mesh.get(mesh, ()))
+
+    @cached_property
+    def _global_names_by_mesh(self) -> dict[str, list[GlobalNameNode]]:
+        return _group(self.global_names, lambda g: [g.mesh.name])
+
     def exports_of(self, mesh: str) -> list[ExportNode]:
         return list(self._exports_by_mesh.get(mesh, ()))
 
@@ -244,8 +278,8 @@ class FleetModel:
                 peers.setdefault(consumer_mesh, set()).add(e.mesh.name)
         return peers
 
-    def trust_domain_aliases(self, mesh: str) -> list[str]:
-        """Trust domains of federation peers: inbound mTLS only accepts the local domain and these."""
+    def peer_trust_domains(self, mesh: str) -> list[str]:
+        """Trust domains of federation peers: inbound mTLS accepts the local domain and these only."""
         own = self.meshes[mesh].trustDomain
         return sorted({self.meshes[p].trustDomain for p in self.peer_meshes(mesh)} - {own})
 

@@ -109,9 +109,24 @@ def _build(options: Options) -> Build:
     if options.validate_output:
         from meshgen.conformance import validate_resources
 
-        diagnostics += validate_resources(resources)
+        diagnostics += validate_resources(resources, release_of(model))
         raise_if_errors(diagnostics)
     return Build(model, emit(resources), diagnostics, lock_text)
+
+
+def release_of(model: FleetModel):
+    """Resource -> the Istio minor release its objects are checked against: its cluster's, for files
+    under ``clusters/<cluster>/``; the default release for the fleet-level GitOps files."""
+    minors = {name: f"1.{model.istio_minor(name)}" for name in model.clusters}
+    default = f"1.{int(model.fleet.settings.istioVersion.split('.')[1])}"
+
+    def minor_of(resource) -> str:
+        path = resource.path
+        if path.startswith("clusters/"):
+            return minors.get(path.split("/", 2)[1], default)
+        return default
+
+    return minor_of
 
 
 @contextmanager

@@ -1,15 +1,15 @@
-"""Spec -> model: link references, expand consumers, weigh gateway endpoints, allocate addresses."""
+"""Spec -> model: link references, expand consumers, weigh federation gateway endpoints, join global names."""
 
 from __future__ import annotations
 
 from math import lcm
 
-from meshgen.model import Endpoint, ExportNode, FleetModel, Identity
+from meshgen.model import Endpoint, ExportNode, FleetModel, GlobalNameNode, Identity
 from meshgen.spec.hosts import export_host
-from meshgen.spec.models import Export, Fleet
+from meshgen.spec.models import Export, Fleet, GlobalName
 from meshgen.spec.positions import Positions
 
-_NAMED_LISTS = ("networks", "rootsOfTrust", "meshes", "clusters", "services", "exports", "failover")
+_NAMED_LISTS = ("networks", "rootsOfTrust", "meshes", "clusters", "services", "globalNames", "exports", "failover")
 
 
 def resolve(fleet: Fleet, positions: Positions, addresses: dict[str, str] | None = None) -> FleetModel:
@@ -17,6 +17,8 @@ def resolve(fleet: Fleet, positions: Positions, addresses: dict[str, str] | None
     model = FleetModel(fleet, origins=_origins(fleet, positions), addresses=dict(addresses or {}))
     exports = [resolve_export(model, i, e) for i, e in enumerate(fleet.exports)]
     model.exports = sorted(exports, key=lambda node: node.host)
+    names = [resolve_global_name(model, i, g) for i, g in enumerate(fleet.globalNames)]
+    model.global_names = sorted(names, key=lambda node: node.host)
     return model
 
 
@@ -38,6 +40,8 @@ def _item_key(kind: str, item, i: int) -> str:
         return f"{item.mesh}/{item.service}"
     if kind == "failover":
         return item.service
+    if kind == "globalNames":
+        return item.host
     return item.name
 
 
@@ -69,6 +73,15 @@ def resolve_export(model: FleetModel, index: int, export: Export) -> ExportNode:
     )
 
 
+def resolve_global_name(model: FleetModel, index: int, name: GlobalName) -> GlobalNameNode:
+    backends = []
+    for ref in sorted(set(name.services)):
+        service = model.services[tuple(ref.split("/"))]
+        backends.append((service, sum(p.weight for p in model.placements(service, name.mesh))))
+    return GlobalNameNode(name.host, model.meshes[name.mesh], tuple(backends), name.address,
+                          model.origin("globalNames", index))
+
+
 def _identities(model: FleetModel, export: Export) -> tuple[Identity, ...]:
     found = set()
     for consumer in export.to:
@@ -84,12 +97,12 @@ def _identities(model: FleetModel, export: Export) -> tuple[Identity, ...]:
 
 
 def gateway_endpoints(model: FleetModel, service, mesh: str) -> tuple[Endpoint, ...]:
-    """One endpoint per gateway address, weighted by the instances it fronts (Istio's EDS rule:
-    a placement's weight is split evenly over the gateways of its network)."""
+    """One endpoint per federation gateway address, weighted by the instances it fronts (Istio's EDS
+    rule: a placement's weight is split evenly over the gateways of its network)."""
     fronting = []
     for placement in model.placements(service, mesh):
-        owners = model.gateway_owners(placement.cluster.name)
-        gateways = [(owner, gw) for owner in owners for gw in owner.gateways]
+        owners = model.gateway_owners(placement.cluster.name, "federationGateways")
+        gateways = [(owner, gw) for owner in owners for gw in owner.federationGateways]
         if gateways:
             fronting.append((placement.weight, gateways))
     if not fronting:

@@ -27,16 +27,19 @@ def write(folder: Path, name: str, data: dict) -> str:
 
 def test_matrix_rows_per_identity_service_and_port():
     grants = access_matrix(build_model(addresses={}))
-    orders = [g for g in grants if g.service == "api/orders" and g.consumer_mesh == "b"]
+    orders = [g for g in grants if g.service == "api/orders" and g.caller_mesh == "b"]
     assert orders == [
         Grant("b", ("b-1", "b-2"), "web", "shop", "a", "orders.api.global", "api/orders", 80, "http"),
         Grant("b", ("b-1", "b-2"), "web", "shop", "a", "orders.api.global", "api/orders", 9090, "grpc"),
     ]
     pricing = [g for g in grants if g.service == "api/pricing"]
-    assert [(g.consumer_clusters, g.namespace, g.service_account) for g in pricing] == [(("b-2",), "web", "*")]
-    callers = [g for g in grants if g.consumer_mesh == g.exporting_mesh == "a"]
+    assert [(g.caller_clusters, g.namespace, g.service_account) for g in pricing] == [(("b-2",), "web", "*")]
+    callers = [g for g in grants if g.caller_mesh == g.service_mesh == "a" and g.service == "api/orders"]
     assert {(g.namespace, g.service_account, g.host) for g in callers} == {
         ("billing", "invoicer", "orders.api.svc.cluster.local"), ("ops", "*", "orders.api.svc.cluster.local")}
+    # a service neither exported nor closed by `callers` is open to every in-mesh caller
+    (internal,) = [g for g in grants if g.service == "api/internal"]
+    assert (internal.caller_mesh, internal.namespace, internal.service_account) == ("a", "*", "*")
     assert grants == sorted(grants)
 
 
@@ -45,7 +48,7 @@ def test_open_consumer_is_every_workload_of_its_mesh():
     data["exports"][2]["to"] = [{"mesh": "a"}]
     grants = access_matrix(build_model(dump(data), addresses={}))
     (shop,) = [g for g in grants if g.service == "web/shop"]
-    assert (shop.consumer_mesh, shop.consumer_clusters, shop.namespace, shop.service_account) == (
+    assert (shop.caller_mesh, shop.caller_clusters, shop.namespace, shop.service_account) == (
         "a", ("a-1", "a-2", "a-3"), "*", "*")
 
 
@@ -53,22 +56,22 @@ def test_markdown_is_the_default_and_lists_every_row():
     result = invoke("access", str(EXAMPLE))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == ("| consumer mesh | consumer clusters | namespace | service account | exporting mesh "
+    assert lines[0] == ("| caller mesh | caller clusters | namespace | service account | service mesh "
                         "| host | service | port |")
     assert "| staging | staging-eu-1 | checkout | checkout | prod | ledger.payments.global | payments/ledger " \
            "| 8443/grpc |" in lines
-    assert len(lines) == 2 + 3
+    assert len(lines) == 2 + len(access_matrix(build_model(EXAMPLE.read_text(), addresses={})))
 
 
 def test_json_rows():
     result = invoke("access", str(EXAMPLE), "--format-out", "json")
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert {(r["consumer_mesh"], r["namespace"], r["service_account"], r["host"], r["port"]) for r in rows} == {
-        ("prod", "shop", "frontend", "search.catalog.global", 8080),
-        ("prod", "shop", "cart", "ledger.payments.svc.cluster.local", 8443),
-        ("staging", "checkout", "checkout", "ledger.payments.global", 8443),
-    }
+    found = {(r["caller_mesh"], r["namespace"], r["service_account"], r["host"], r["port"]) for r in rows}
+    assert {("prod", "shop", "frontend", "search.catalog.global", 8080),
+            ("prod", "shop", "cart", "ledger.payments.svc.cluster.local", 8443),
+            ("staging", "checkout", "checkout", "ledger.payments.global", 8443),
+            ("prod", "*", "*", "frontend.prod.global", 80)} <= found
 
 
 def test_diff_adding_one_consumer_prints_exactly_that_grant(tmp_path: Path):
@@ -110,8 +113,21 @@ def test_diff_json(tmp_path: Path):
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base),
                     "--format-out", "json")
     data = json.loads(result.output)
-    assert data["grant"] == []
+    # web/shop is no longer exported: the export's grant goes, and every in-mesh caller gets it back
+    assert [(r["caller_mesh"], r["namespace"], r["host"]) for r in data["grant"]] == [("b", "*", "shop.web.svc.cluster.local")]
     assert [(r["host"], r["ports"]) for r in data["revoke"]] == [("shop.web.global", ["8080/http"])]
+
+
+def test_diff_of_a_first_export_shows_the_in_mesh_callers_it_shuts_out(tmp_path: Path):
+    """M2: exporting a service without `callers` closes it to every in-mesh caller; the diff says so."""
+    base = spec_data()
+    changed = spec_data()
+    changed["exports"].append({"service": "api/internal", "mesh": "a", "to": [{"mesh": "b", "namespaces": ["web"]}]})
+    result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base))
+    assert result.output.splitlines() == [
+        "- revoke a (any in-mesh caller) -> a internal.api.svc.cluster.local (api/internal) port 80/http",
+        "+ grant b [b-1, b-2] web/* -> a internal.api.global (api/internal) port 80/http",
+    ]
 
 
 def test_spec_errors_exit_2(tmp_path: Path):

@@ -307,11 +307,18 @@ def test_budgets_warn_per_cluster(tmp_path):
     with pytest.raises(MeshgenError):  # budgets are at least 1
         read_spec(_write(tmp_path, text.replace("{BUDGETS}", "{serviceEntriesPerCluster: 0}")))
     text = text.replace("{BUDGETS}", "{serviceEntriesPerCluster: 1, endpointsPerCluster: 3}")
-    model = resolve_model(read_spec(_write(tmp_path, text.replace("\nfailover:", FRONTEND_TO_STAGING))))
+    text = text.replace("\nfailover:", FRONTEND_TO_STAGING)
+    model = resolve_model(read_spec(_write(tmp_path, text)))
+    line = line_of(text, "  - name: staging-eu-1")
     assert sorted((d.code, d.span.line, d.message) for d in check_limits(model)) == [
-        ("W301", 87, "cluster 'staging-eu-1' carries 2 imported ServiceEntries, over the budget of 1"),
-        ("W301", 87, "cluster 'staging-eu-1' carries 5 imported endpoints, over the budget of 3"),
+        ("W301", line, "cluster 'staging-eu-1' carries 2 imported ServiceEntries, over the budget of 1"),
+        ("W301", line, "cluster 'staging-eu-1' carries 4 imported endpoints, over the budget of 3"),
     ]
+
+
+def line_of(text: str, prefix: str) -> int:
+    """1-based line number of the first line of ``text`` that starts with ``prefix``."""
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(prefix))
 
 
 def test_a_service_entry_over_256_ports_is_e304(tmp_path):
@@ -320,7 +327,8 @@ def test_a_service_entry_over_256_ports_is_e304(tmp_path):
     text = EXAMPLE.read_text().replace("      - {name: http, number: 8080, protocol: HTTP}\n" + search, ports + search)
     with pytest.raises(MeshgenError) as err:
         build(Options(spec=_write(tmp_path, text), lock=tmp_path / "none.lock"))
-    assert [(d.code, d.span.line) for d in err.value.diagnostics] == [("E304", 142 + 256)]  # the search export, below the added ports
+    export = line_of(text, "  - service: catalog/search")  # the search export, below the added ports
+    assert [(d.code, d.span.line) for d in err.value.diagnostics] == [("E304", export)]
     assert "257 ports; Istio accepts at most 256" in err.value.diagnostics[0].message
 
 

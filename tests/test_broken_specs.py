@@ -5,6 +5,9 @@
 that folder so paths are relative. The expected files are written by hand-checked review, never
 regenerated blindly: each line must point at the key or value at fault and say what was expected
 and what was found. A file whose lines are all warnings must exit 0; any error line means exit 2.
+The base (two meshes with their own roots and trust bundles both ways, a federation gateway on the
+exporting cluster, `serviceAccounts` and `callers` on the exported service) validates with no
+diagnostic at all, so a case's lines are about its one mistake.
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def test_expected_lines_are_located(spec: Path):
 def test_every_rule_family_is_covered():
     codes = {line.split("[", 1)[1][:4] for spec in BROKEN_CASES for line in expected_lines(spec)}
     wanted = {f"E00{n}" for n in range(1, 8)} | {"E101", "E102", "E103"}
-    wanted |= {f"E2{n:02d}" for n in (1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)} | {"W201", "W202", "W203"}
+    wanted |= {f"E2{n:02d}" for n in (1, 2, *range(4, 21))} | {"W201", "W202", "W203"}
+    wanted |= {"W204", "W205", "W206", "W207", "W208", "W212", "W213"}
     assert wanted - codes == set()
 
 

@@ -40,7 +40,7 @@ clusters:
     locality: {region: us-east1}
     podCIDRs: [10.1.0.0/16]
     serviceCIDRs: [10.101.0.0/20]
-    gateways:
+    federationGateways:
       - address: 10.0.0.10
   - name: staging-1
     network: net-b
@@ -48,15 +48,18 @@ clusters:
     locality: {region: eu-west1}
     podCIDRs: [10.2.0.0/16]
     serviceCIDRs: [10.102.0.0/20]
-    gateways:
+    federationGateways:
       - address: 10.0.0.20
 services:
   - name: ledger
     namespace: payments
+    serviceAccounts: [ledger]
     ports:
       - {name: grpc, number: 8443, protocol: GRPC}
     instances:
       - {cluster: prod-1, count: 2}
+    callers:
+      - {namespace: payments}
 exports:
   - service: payments/ledger
     mesh: prod
@@ -104,9 +107,16 @@ def messages(check, text: str) -> list[str]:
     return sorted(d.message + (f" ({d.hint})" if d.hint else "") for d in check(spec.fleet, spec.positions))
 
 
+def line_of(text: str, needle: str, occurrence: int = 1) -> int:
+    """1-based line of the ``occurrence``-th line of ``text`` that contains ``needle``."""
+    found = [n for n, line in enumerate(text.splitlines(), 1) if needle in line]
+    return found[occurrence - 1]
+
+
 def test_the_base_is_clean():
     spec = loaded(BASE)
-    assert run_checks(spec.fleet, spec.positions) == []
+    # its two federated meshes share one root, which is worth a warning and nothing else
+    assert [d.code for d in run_checks(spec.fleet, spec.positions)] == ["W205"]
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -131,13 +141,14 @@ def test_services_are_unique_by_namespace_and_name():
                                                "      - {cluster: prod-1}\nexports:\n")
     assert run(names.duplicates, edited(same_name_other_namespace)) == []
     clash = (same_name_other_namespace[0], same_name_other_namespace[1].replace("audit", "payments"))
-    assert run(names.duplicates, edited(clash)) == [("E201", 48, 5)]
+    text = edited(clash)
+    assert run(names.duplicates, text) == [("E201", line_of(text, "  - name: ledger", 2), 5)]
 
 
 def test_unknown_reference_with_did_you_mean():
     text = edited(("    network: net-b\n", "    network: net-c\n"))
     assert messages(names.references, text) == ["unknown network 'net-c' (did you mean 'net-b'?)"]
-    assert run(names.references, text) == [("E202", 34, 14)]
+    assert run(names.references, text) == [("E202", line_of(text, "network: net-c"), 14)]
 
 
 def test_unknown_reference_without_a_close_match_lists_known_names():
@@ -182,7 +193,7 @@ def test_cidr_overlap_on_one_network():
         "'net-a' (clusters on one network need disjoint pod and service CIDRs; put them on different networks if "
         "they are not routable)"
     ]
-    assert run(network.cidr_overlaps, text) == [("E204", 37, 16)]
+    assert run(network.cidr_overlaps, text) == [("E204", line_of(text, "podCIDRs: [10.1.128.0/17]"), 16)]
 
 
 def test_pod_and_service_cidrs_may_not_overlap_each_other_either():
@@ -203,8 +214,10 @@ def test_ipv4_and_ipv6_blocks_never_overlap():
 
 def test_multi_network_mesh_needs_gateways():
     text = edited(("    mesh: staging\n    locality", "    mesh: prod\n    locality"),
-                  ("    serviceCIDRs: [10.102.0.0/20]\n    gateways:\n      - address: 10.0.0.20\n",
+                  ("    serviceCIDRs: [10.102.0.0/20]\n    federationGateways:\n      - address: 10.0.0.20\n",
                    "    serviceCIDRs: [10.102.0.0/20]\n"))
+    text = text.replace("    federationGateways:\n      - address: 10.0.0.10", "    gateways:\n      - address: 10.0.0.10\n"
+                        "    federationGateways:\n      - address: 10.0.0.11")
     assert messages(network.gateways, text) == [
         "cluster 'staging-1' needs an east-west gateway address: mesh 'prod' spans several networks and no cluster "
         "on 'net-b' has one (add `gateways: [{address: <LB IP or DNS name>}]`)"
@@ -212,13 +225,24 @@ def test_multi_network_mesh_needs_gateways():
 
 
 def test_a_gateway_on_the_same_network_serves_its_neighbours():
-    assert run(network.gateways, edited(with_prod_2())) == []
+    text = edited(with_prod_2(), ("{cluster: prod-1, count: 2}", "{cluster: prod-2, count: 2}"))
+    assert run(network.gateways, text) == []  # prod-2 runs the export; prod-1's federation gateway fronts it
 
 
-def test_an_exporting_cluster_needs_a_gateway():
-    text = edited(("    serviceCIDRs: [10.101.0.0/20]\n    gateways:\n      - address: 10.0.0.10\n",
-                   "    serviceCIDRs: [10.101.0.0/20]\n"))
-    assert run(network.gateways, text) == [("E205", 25, 5)]
+def test_an_exporting_cluster_needs_a_federation_gateway():
+    """F2: peers reach exports through federation gateways only; an east-west gateway is not one."""
+    text = edited(("    serviceCIDRs: [10.101.0.0/20]\n    federationGateways:\n      - address: 10.0.0.10\n",
+                   "    serviceCIDRs: [10.101.0.0/20]\n    gateways:\n      - address: 10.0.0.10\n"))
+    assert run(network.gateways, text) == [("E205", line_of(text, "  - name: prod-1"), 5)]
+    assert "needs a federation gateway address" in messages(network.gateways, text)[0]
+
+
+def test_a_primary_serving_remotes_by_ipv6_is_refused():
+    """R6: the istiod chart points a remote's webhook only at an IPv4 address or a DNS name."""
+    text = edited(with_prod_2("    controlPlane: {role: remote, primary: prod-1}\n"),
+                  ("    federationGateways:\n      - address: 10.0.0.10\n",
+                   "    federationGateways:\n      - address: 10.0.0.10\n    gateways:\n      - address: '2001:db8::10'\n"))
+    assert run(network.gateways, text) == [("E205", line_of(text, "2001:db8::10"), 18)]
 
 
 def test_remote_names_a_primary_of_its_own_mesh():
@@ -264,7 +288,7 @@ def test_same_ports_restated_per_cluster_are_fine():
 
 def test_a_cluster_listed_twice_under_instances():
     text = edited(("      - {cluster: prod-1, count: 2}\n", "      - {cluster: prod-1, count: 2}\n      - {cluster: prod-1}\n"))
-    assert run(services.check, text) == [("E201", 48, 9)]
+    assert run(services.check, text) == [("E201", line_of(text, "{cluster: prod-1}"), 9)]
 
 
 # --- federation -------------------------------------------------------------------------------
@@ -272,14 +296,15 @@ def test_a_cluster_listed_twice_under_instances():
 
 def test_export_names_a_service_running_in_the_exporting_mesh():
     text = edited(("    mesh: prod\n    to:\n      - mesh: staging\n", "    mesh: staging\n    to:\n      - mesh: prod\n"))
-    assert run(federation.check, text) == [("E208", 50, 11)]
+    assert run(federation.exports, text) == [("E208", line_of(text, "    mesh: staging", 2), 11)]
 
 
 def test_consumers_are_outside_the_exporting_mesh():
     text = edited(("        namespaces: [checkout]\n", "        namespaces: [checkout]\n      - cluster: prod-1\n"))
-    assert messages(federation.check, text) == [
-        "consumer cluster 'prod-1' is inside the exporting mesh 'prod' "
-        "(in-mesh callers reach the service directly; list them under `callers`)"
+    assert messages(federation.exports, text) == [
+        "consumer cluster 'prod-1' is inside the exporting mesh 'prod': an export crosses mesh boundaries (for one "
+        "name in every cluster of the mesh, declare it under `globalNames`; to admit in-mesh callers, list them "
+        "under the service's `callers`)"
     ]
 
 
@@ -290,16 +315,16 @@ def test_exported_names_do_not_collide():
         ("        namespaces: [checkout]\n", "        namespaces: [checkout]\n  - service: billing/invoices\n"
                                              "    mesh: prod\n    host: ledger.payments.global\n    to:\n"
                                              "      - mesh: staging\n        namespaces: [checkout]\n"))
-    assert messages(federation.check, text) == [
-        "exported name 'ledger.payments.global' is already used by the export at line 55 "
-        "(set `host:` on one of them to a distinct name)"
+    first = line_of(text, "  - service: payments/ledger")
+    assert messages(federation.names, text) == [
+        f"name 'ledger.payments.global' is already used at line {first} (set `host:` on one of them to a distinct name)"
     ]
-    assert run(federation.check, text) == [("E211", 62, 11)]  # the host: value
+    assert run(federation.names, text) == [("E211", line_of(text, "host: ledger.payments.global"), 11)]  # host: value
 
 
 def test_exported_names_stay_clear_of_kubernetes_names():
     text = edited(("    mesh: prod\n    to:\n", "    mesh: prod\n    host: ledger.payments.svc\n    to:\n"))
-    assert run(federation.check, text) == [("E211", 51, 11)]
+    assert run(federation.names, text) == [("E211", line_of(text, "host: ledger.payments.svc"), 11)]
 
 
 # --- trust ------------------------------------------------------------------------------------
@@ -316,7 +341,7 @@ def bundle(mesh: str, path: str) -> str:
 def test_cluster_root_must_equal_mesh_root():
     text = edited(("    mesh: prod\n    locality: {region: us-east1}\n",
                    "    mesh: prod\n    locality: {region: us-east1}\n    rootOfTrust: lab-root\n"))
-    assert run(trust.roots, text) == [("E212", 29, 18)]
+    assert run(trust.roots, text) == [("E212", line_of(text, "rootOfTrust: lab-root"), 18)]
     assert run(trust.roots, text.replace("    rootOfTrust: lab-root\n    podCIDRs", "    rootOfTrust: corp-root\n    podCIDRs")) == []
 
 
@@ -354,17 +379,20 @@ def test_warnings_are_warnings():
                    "    secretStore: {name: vault-istio}\n    mtls: PERMISSIVE\n  - name: staging"))
     spec = loaded(text)
     found = trust.warnings(spec.fleet, spec.positions)
+    export = line_of(text, "  - service: payments/ledger")
     assert sorted((d.code, d.span.line, d.span.col) for d in found) == [
-        ("W201", 50, 5), ("W202", 41, 18), ("W203", 20, 11)]
+        ("W201", export, 5), ("W202", line_of(text, "8.8.4.4"), 18), ("W203", line_of(text, "mtls: PERMISSIVE"), 11),
+        ("W205", export, 5)]
     assert all(d.severity is Severity.WARNING for d in found)
 
 
 def test_open_export_warning_ignores_narrowed_and_in_mesh_consumers():
     narrowed_plus_inside = edited(("        namespaces: [checkout]\n", "        namespaces: [checkout]\n      - cluster: prod-1\n"))
-    assert run(trust.warnings, narrowed_plus_inside) == []  # E209's business, not W201's
+    assert [c for c, _, _ in run(trust.warnings, narrowed_plus_inside)] == ["W205"]  # E209's business, not W201's
     open_to_one_cluster = edited(("      - mesh: staging\n        namespaces: [checkout]\n", "      - cluster: staging-1\n"))
-    assert [c for c, _, _ in run(trust.warnings, open_to_one_cluster)] == ["W201"]
+    assert [c for c, _, _ in run(trust.warnings, open_to_one_cluster)] == ["W201", "W205"]
 
 
 def test_private_or_dns_gateways_do_not_warn():
-    assert run(trust.warnings, edited(("address: 10.0.0.20", "address: eastwest.staging.corp.example"))) == []
+    text = edited(("address: 10.0.0.20", "address: federation.staging.corp.example"))
+    assert [c for c, _, _ in run(trust.warnings, text)] == ["W205"]

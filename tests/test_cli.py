@@ -67,7 +67,7 @@ def test_failed_validation_leaves_out_unchanged(workspace: Path, monkeypatch):
 
     import meshgen.conformance as conformance
 
-    def reject(resources):
+    def reject(resources, release_of=None):
         return [Diagnostic("E402", "Gateway istio-system/x: spec.servers: rejected for the test", Span("fleet.yaml"))]
 
     monkeypatch.setattr(conformance, "validate_resources", reject)

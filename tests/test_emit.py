@@ -210,24 +210,16 @@ def test_multi_document_file_golden():
     assert tree["clusters/east/values/istiod.yaml"] == b"pilot:\n  replicas: 2\n"
 
 
-def test_kustomization_lists_manifests_of_each_cluster_folder():
+def test_emit_writes_exactly_the_rendered_files():
+    """Kustomizations are rendered like any other file (render.bundles); emit adds none."""
     tree = emit(_fleet())
     assert sorted(tree) == [
         "clusters/east/istio/gateways.yaml",
-        "clusters/east/kustomization.yaml",
         "clusters/east/namespaces.yaml",
         "clusters/east/values/istiod.yaml",
-        "clusters/west/kustomization.yaml",
         "clusters/west/namespaces.yaml",
         "fleet/argocd.yaml",
     ]
-    assert tree["clusters/east/kustomization.yaml"] == (
-        b"apiVersion: kustomize.config.k8s.io/v1beta1\n"
-        b"kind: Kustomization\n"
-        b"resources:\n"
-        b"  - istio/gateways.yaml\n"
-        b"  - namespaces.yaml\n"
-    )
 
 
 def test_emitted_files_read_back_as_their_documents():
@@ -254,12 +246,6 @@ def test_non_manifest_sharing_a_path_is_an_error():
     resources = [_ns("clusters/east/a.yaml", "x"), Resource("clusters/east/a.yaml", {"a": 1}, manifest=False)]
     with pytest.raises(MeshgenError) as err:
         emit(resources)
-    assert err.value.diagnostics[0].code == "E404"
-
-
-def test_rendered_kustomization_path_is_reserved():
-    with pytest.raises(MeshgenError) as err:
-        emit([_ns("clusters/east/kustomization.yaml", "x")])
     assert err.value.diagnostics[0].code == "E404"
 
 

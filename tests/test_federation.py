@@ -14,6 +14,7 @@ from meshgen.conformance import validate_object
 from meshgen.diagnostics import MeshgenError
 from meshgen.pipeline import Options, build
 from meshgen.render import dns, federation
+from meshgen.render.install import istiod_release
 from meshgen.resolve import resolve
 from meshgen.spec.loader import load
 
@@ -42,13 +43,14 @@ meshes:
     trustBundles: [{mesh: a, store: {name: pki}, certificatePath: pki/a}]
 clusters:
   - {name: a-1, network: net-a1, mesh: a, locality: {region: r1, zone: z1}, podCIDRs: [10.1.0.0/16],
-     serviceCIDRs: [10.101.0.0/20], gateways: [{address: 192.0.2.1}]}
+     serviceCIDRs: [10.101.0.0/20], gateways: [{address: 192.0.2.1}], federationGateways: [{address: 192.0.2.2}]}
   - {name: a-2, network: net-a2, mesh: a, locality: {region: r2, zone: z2}, podCIDRs: [10.2.0.0/16],
-     serviceCIDRs: [10.102.0.0/20], gateways: [{address: gw.a-2.example}]}
+     serviceCIDRs: [10.102.0.0/20], gateways: [{address: gw.a-2.example}],
+     federationGateways: [{address: fed.a-2.example}]}
   - {name: a-3, network: net-a1, mesh: a, locality: {region: r1, zone: z3}, podCIDRs: [10.3.0.0/16],
      serviceCIDRs: [10.103.0.0/20], controlPlane: {role: remote, primary: a-1}}
   - {name: b-1, network: net-b, mesh: b, locality: {region: r1, zone: z1}, podCIDRs: [10.11.0.0/16],
-     serviceCIDRs: [10.111.0.0/20], gateways: [{address: 192.0.2.10}]}
+     serviceCIDRs: [10.111.0.0/20], gateways: [{address: 192.0.2.10}], federationGateways: [{address: 192.0.2.11}]}
   - {name: b-2, network: net-b, mesh: b, locality: {region: r1, zone: z2}, podCIDRs: [10.12.0.0/16],
      serviceCIDRs: [10.112.0.0/20], controlPlane: {role: remote, primary: b-1}}
 services:
@@ -139,15 +141,15 @@ def test_every_federation_and_dns_object_passes_conformance(rendered):
 
 def test_exporter_objects_go_to_every_primary_of_the_exporting_mesh_only(rendered):
     gateways = by_path(rendered, "Gateway")
-    assert sorted(gateways) == ["clusters/a-1/federation-exports.yaml", "clusters/a-2/federation-exports.yaml",
-                                "clusters/b-1/federation-exports.yaml"]
+    assert sorted(gateways) == ["clusters/a-1/mesh/federation-exports.yaml", "clusters/a-2/mesh/federation-exports.yaml",
+                                "clusters/b-1/mesh/federation-exports.yaml"]
 
 
 def test_exposure_gateway_lists_exactly_the_exported_hosts(rendered):
     (gateway,) = objects(rendered, "Gateway", "/a-1/")
     assert gateway["metadata"]["name"] == "federation-exports"
     assert gateway["metadata"]["namespace"] == "istio-system"
-    assert gateway["spec"]["selector"] == {"istio": "eastwestgateway"}
+    assert gateway["spec"]["selector"] == {"istio": "federationgateway"}  # F2: never the east-west gateways
     (server,) = gateway["spec"]["servers"]
     assert server["port"] == {"number": 15443, "name": "tls-federation", "protocol": "TLS"}
     assert server["tls"] == {"mode": "AUTO_PASSTHROUGH"}
@@ -166,17 +168,40 @@ def test_no_non_exported_host_appears_in_any_exposure_gateway(rendered):
 
 
 def test_exporter_service_entry_routes_the_exported_name_to_the_workloads(rendered):
-    entries = {e["metadata"]["name"]: e for e in objects(rendered, "ServiceEntry", "/a-1/federation-exports")}
+    entries = {e["metadata"]["name"]: e for e in objects(rendered, "ServiceEntry", "/a-1/mesh/federation-exports")}
     orders = entries["orders.api.global"]
     assert orders["metadata"]["namespace"] == "api"
     assert orders["spec"] == {
         "hosts": ["orders.api.global"],
+        "addresses": ["240.10.0.1"],
         "ports": [{"name": "http", "number": 80, "protocol": "HTTP", "targetPort": 8080},
                   {"name": "grpc", "number": 9090, "protocol": "GRPC", "targetPort": 9090}],
         "location": "MESH_INTERNAL",
         "resolution": "STATIC",
         "workloadSelector": {"labels": {"app": "orders"}},
+        "exportTo": ["istio-system"],
     }
+
+
+def test_exporter_service_entry_is_seen_by_the_gateways_only_and_has_an_address(rendered):
+    """F4: an address-less TCP ServiceEntry visible mesh-wide makes every sidecar send all traffic on its
+    port to the export where IP auto-allocation is off (1.24, or without DNS capture): IST0134."""
+    for entry in objects(rendered, "ServiceEntry", "federation-exports"):
+        assert entry["spec"]["exportTo"] == ["istio-system"]
+        assert entry["spec"]["addresses"]
+    pricing = next(e for e in objects(rendered, "ServiceEntry", "/a-1/mesh/federation-exports")
+                   if e["metadata"]["name"] == "pricing.api.global")
+    assert validate_object(pricing, minor="1.24") == []  # no SE11 warning where auto-allocation is off
+
+
+def test_an_export_under_its_own_in_mesh_name_needs_no_exporter_entry():
+    data = spec_data()
+    data["exports"][1]["host"] = "pricing.api.svc.cluster.local"
+    resources = federation.render(build_model(dump(data), {**ADDRESSES, "pricing.api.svc.cluster.local": "240.10.0.8"}))
+    hosts = {e["spec"]["hosts"][0] for e in objects(resources, "ServiceEntry", "federation-exports")}
+    assert hosts == {"orders.api.global", "shop.web.global"}
+    (gateway,) = objects(resources, "Gateway", "/a-1/")
+    assert gateway["spec"]["servers"][0]["hosts"] == ["orders.api.global", "pricing.api.svc.cluster.local"]
 
 
 def test_exporter_target_ports_follow_the_clusters_the_primary_configures():
@@ -186,9 +211,11 @@ def test_exporter_target_ports_follow_the_clusters_the_primary_configures():
                                        {"name": "grpc", "number": 9090, "protocol": "GRPC"}]
     orders["instances"][0]["ports"] = copy.deepcopy(orders["instances"][1]["ports"])
     resources = federation.render(build_model(dump(data)))
-    entry = next(e for e in objects(resources, "ServiceEntry", "/a-1/") if e["metadata"]["name"] == "orders.api.global")
+    entry = next(e for e in objects(resources, "ServiceEntry", "/a-1/mesh/federation-exports")
+                 if e["metadata"]["name"] == "orders.api.global")
     assert entry["spec"]["ports"][0]["targetPort"] == 8081
-    entry = next(e for e in objects(resources, "ServiceEntry", "/a-2/") if e["metadata"]["name"] == "orders.api.global")
+    entry = next(e for e in objects(resources, "ServiceEntry", "/a-2/mesh/federation-exports")
+                 if e["metadata"]["name"] == "orders.api.global")
     assert entry["spec"]["ports"][0]["targetPort"] == 8080
 
 
@@ -196,7 +223,7 @@ def test_exporter_target_ports_follow_the_clusters_the_primary_configures():
 
 
 def imported(resources, cluster: str, kind: str, host: str) -> dict:
-    (found,) = [b for b in objects(resources, kind, f"/{cluster}/federation-imports") if b["metadata"]["name"] == host]
+    (found,) = [b for b in objects(resources, kind, f"/{cluster}/mesh/federation-imports") if b["metadata"]["name"] == host]
     return found
 
 
@@ -204,14 +231,15 @@ def test_imports_go_to_the_primaries_configuring_consumer_clusters(rendered):
     paths = by_path(rendered, "ServiceEntry")
     imports = {p: sorted(e["spec"]["hosts"][0] for e in es) for p, es in paths.items() if "imports" in p}
     # pricing is consumed by remote b-2 only: its primary b-1 holds the config.
-    assert imports == {"clusters/a-1/federation-imports.yaml": ["shop.web.global"],
-                       "clusters/b-1/federation-imports.yaml": ["orders.api.global", "pricing.api.global"]}
+    assert imports == {"clusters/a-1/mesh/federation-imports.yaml": ["shop.web.global"],
+                       "clusters/b-1/mesh/federation-imports.yaml": ["orders.api.global", "pricing.api.global"]}
 
 
 def test_import_service_entry_fields(rendered):
     entry = imported(rendered, "b-1", "ServiceEntry", "orders.api.global")
     assert entry["metadata"]["namespace"] == "istio-system"
-    assert entry["metadata"]["labels"]["networking.istio.io/enable-autoallocate-ip"] == "false"
+    # F7: with explicit addresses Istio never auto-allocates; the opt-out label would be noise.
+    assert "networking.istio.io/enable-autoallocate-ip" not in entry["metadata"]["labels"]
     spec = entry["spec"]
     assert spec["hosts"] == ["orders.api.global"]
     assert spec["addresses"] == ["240.10.0.1"]
@@ -222,29 +250,56 @@ def test_import_service_entry_fields(rendered):
                                        "spiffe://a.example/ns/api/sa/orders-admin"]
 
 
-def test_import_endpoints_are_the_exporters_gateways_weighted_by_instances(rendered):
+def test_import_endpoints_are_the_exporters_federation_gateways_weighted_by_instances(rendered):
+    """F2: peers get the federation gateways, never the east-west ones; F6: no cluster label, which
+    istiod overwrites with the importing cluster's ID."""
     spec = imported(rendered, "b-1", "ServiceEntry", "orders.api.global")["spec"]
     # a-1's gateway fronts a-1 (2) and its same-network remote a-3 (2); a-2's fronts 1.
     assert spec["endpoints"] == [
-        {"address": "192.0.2.1", "ports": {"http": 15443, "grpc": 15443},
-         "labels": {"security.istio.io/tlsMode": "istio", "topology.istio.io/cluster": "a-1"},
-         "network": "net-a1", "locality": "r1/z1", "weight": 4},
-        {"address": "gw.a-2.example", "ports": {"http": 15443, "grpc": 15443},
-         "labels": {"security.istio.io/tlsMode": "istio", "topology.istio.io/cluster": "a-2"},
-         "network": "net-a2", "locality": "r2/z2", "weight": 1},
+        {"address": "192.0.2.2", "ports": {"http": 15443, "grpc": 15443},
+         "labels": {"security.istio.io/tlsMode": "istio"}, "network": "net-a1", "locality": "r1/z1", "weight": 4},
+        {"address": "fed.a-2.example", "ports": {"http": 15443, "grpc": 15443},
+         "labels": {"security.istio.io/tlsMode": "istio"}, "network": "net-a2", "locality": "r2/z2", "weight": 1},
     ]
 
 
+def test_import_endpoints_carry_no_locality_the_spec_does_not_give():
+    data = spec_data()
+    for cluster in data["clusters"]:
+        cluster.pop("locality")
+    rendered = federation.render(build_model(dump(data)))
+    entry = imported(rendered, "b-1", "ServiceEntry", "orders.api.global")
+    assert all("locality" not in endpoint for endpoint in entry["spec"]["endpoints"])
+    rule = imported(rendered, "b-1", "DestinationRule", "orders.api.global")
+    assert "loadBalancer" not in rule["spec"]["trafficPolicy"]  # nothing known to balance between
+
+
+def test_subsets_reach_imports_through_labelled_endpoints_and_the_exporter_rule():
+    data = spec_data()
+    data["services"][1]["trafficPolicy"] = {"subsets": [{"name": "v1", "labels": {"version": "v1"}}]}
+    rendered = federation.render(build_model(dump(data)))
+    entry = imported(rendered, "b-1", "ServiceEntry", "pricing.api.global")
+    assert [e["labels"] for e in entry["spec"]["endpoints"]] == [
+        {"security.istio.io/tlsMode": "istio"}, {"security.istio.io/tlsMode": "istio", "version": "v1"}]
+    rule = imported(rendered, "b-1", "DestinationRule", "pricing.api.global")
+    assert rule["spec"]["subsets"] == [{"name": "v1", "labels": {"version": "v1"}}]
+    (exporter,) = [r for r in objects(rendered, "DestinationRule", "/a-1/mesh/federation-exports")]
+    assert exporter["spec"] == {"host": "pricing.api.global", "subsets": [{"name": "v1", "labels": {"version": "v1"}}],
+                                "exportTo": ["istio-system"]}
+
+
 def test_resolution_is_dns_when_a_gateway_is_a_name_and_static_when_all_are_ips(rendered):
-    assert imported(rendered, "b-1", "ServiceEntry", "orders.api.global")["spec"]["resolution"] == "DNS"
+    assert imported(rendered, "b-1", "ServiceEntry", "orders.api.global")["spec"]["resolution"] == "DNS"  # fed.a-2.example
     assert imported(rendered, "b-1", "ServiceEntry", "pricing.api.global")["spec"]["resolution"] == "STATIC"
     assert imported(rendered, "a-1", "ServiceEntry", "shop.web.global")["spec"]["resolution"] == "STATIC"
 
 
-def test_single_locality_import_gets_mutual_tls_and_no_failover(rendered):
+def test_single_locality_import_gets_mutual_tls_and_outlier_detection(rendered):
+    """N4: outlier detection ejects a dead gateway address even where there is no failover."""
     rule = imported(rendered, "b-1", "DestinationRule", "pricing.api.global")
     assert rule["metadata"]["namespace"] == "istio-system"
     assert rule["spec"] == {"host": "pricing.api.global", "trafficPolicy": {
+        "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"},
         "tls": {"mode": "ISTIO_MUTUAL", "subjectAltNames": ["spiffe://a.example/ns/api/sa/pricing"]}}}
 
 
@@ -284,17 +339,32 @@ def test_render_is_deterministic_whatever_the_order_of_exports():
 # --- DNS ---------------------------------------------------------------------------------------------
 
 
-def test_coredns_block_goes_to_consumer_clusters_including_remotes():
+def test_coredns_block_goes_to_every_cluster_of_a_mesh_that_asks_for_it():
     resources = dns.render(build_model())
     blocks = {r.path: r.body["data"]["meshgen.server"] for r in resources}
-    assert sorted(blocks) == ["clusters/a-1/dns.yaml", "clusters/b-1/dns.yaml", "clusters/b-2/dns.yaml"]
-    assert blocks["clusters/b-2/dns.yaml"] == (
-        "global:53 {\n    errors\n    cache 30\n    hosts {\n"
-        "        240.10.0.1 orders.api.global\n        240.10.0.2 pricing.api.global\n"
-        "        fallthrough\n    }\n    forward . /etc/resolv.conf\n}\n")
-    assert "pricing" not in blocks["clusters/b-1/dns.yaml"]  # b-1 itself does not consume pricing
+    assert sorted(blocks) == ["clusters/a-1/mesh/dns.yaml", "clusters/a-2/mesh/dns.yaml", "clusters/a-3/mesh/dns.yaml",
+                              "clusters/b-1/mesh/dns.yaml", "clusters/b-2/mesh/dns.yaml"]
+    assert blocks["clusters/b-2/mesh/dns.yaml"] == (
+        "global:53 {\n    errors\n    cache 30\n"
+        "    template IN A {\n        match \"^orders[.]api[.]global[.]$\"\n"
+        "        answer \"{{ .Name }} 30 IN A 240.10.0.1\"\n    }\n"
+        "    template IN A {\n        match \"^pricing[.]api[.]global[.]$\"\n"
+        "        answer \"{{ .Name }} 30 IN A 240.10.0.2\"\n    }\n"
+        "    template ANY ANY {\n        match \"^(?:orders[.]api[.]global[.]|pricing[.]api[.]global[.])$\"\n    }\n"
+        "    template ANY ANY {\n        rcode NXDOMAIN\n    }\n}\n")
+    assert "pricing" not in blocks["clusters/b-1/mesh/dns.yaml"]  # b-1 itself does not consume pricing
     configmap = resources[0].body
-    assert (configmap["metadata"]["name"], configmap["metadata"]["namespace"]) == ("meshgen-coredns", "kube-system")
+    assert (configmap["metadata"]["name"], configmap["metadata"]["namespace"]) == ("coredns-custom", "kube-system")
+    assert configmap["metadata"]["annotations"]["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
+
+
+def test_names_under_the_suffix_that_are_not_imported_get_nxdomain():
+    """D4: `.global` is a public top-level domain: the block answers for the whole zone, not only the
+    imported names, so nothing under it is forwarded to the internet (a2 imports nothing)."""
+    blocks = {r.path: r.body["data"]["meshgen.server"] for r in dns.render(build_model())}
+    assert blocks["clusters/a-2/mesh/dns.yaml"] == (
+        "global:53 {\n    errors\n    cache 30\n    template ANY ANY {\n        rcode NXDOMAIN\n    }\n}\n")
+    assert all("forward" not in block and "fallthrough" not in block for block in blocks.values())
 
 
 def test_coredns_block_only_when_the_mesh_asks_for_it_and_custom_hosts_get_their_own_zone():
@@ -303,9 +373,9 @@ def test_coredns_block_only_when_the_mesh_asks_for_it_and_custom_hosts_get_their
     data["exports"][0]["host"] = "orders.a.example.com"
     resources = dns.render(build_model(dump(data), {**ADDRESSES, "orders.a.example.com": "240.10.0.9"}))
     blocks = {r.path: r.body["data"]["meshgen.server"] for r in resources}
-    assert "clusters/a-1/dns.yaml" not in blocks
-    assert blocks["clusters/b-1/dns.yaml"].startswith("orders.a.example.com:53 {\n")
-    assert blocks["clusters/b-2/dns.yaml"].startswith("global:53 orders.a.example.com:53 {\n")
+    assert "clusters/a-1/mesh/dns.yaml" not in blocks
+    assert blocks["clusters/b-1/mesh/dns.yaml"].startswith("global:53 {\n")
+    assert "orders.a.example.com:53 {\n" in blocks["clusters/b-1/mesh/dns.yaml"]
 
 
 # --- trust: every federation edge is trusted both ways in the rendered output -------------------------
@@ -347,12 +417,14 @@ def test_every_federation_edge_is_trusted_both_ways(case, tmp_path):
     for holder, peer in sorted(edges):
         peer_mesh, holder_mesh = model.meshes[peer], model.meshes[holder]
         for primary in model.primaries(holder):
-            (values,) = tree[f"clusters/{primary.name}/helm/istiod-values.yaml"]
-            assert peer_mesh.trustDomain in values["meshConfig"]["trustDomainAliases"], (holder, peer, primary.name)
+            values = tree[f"clusters/{primary.name}/helm/{istiod_release(model, primary.name)}-values.yaml"][0]
+            (accepted,) = values["meshConfig"]["caCertificates"]
+            assert peer_mesh.trustDomain in accepted["trustDomains"], (holder, peer, primary.name)
+            assert "trustDomainAliases" not in values["meshConfig"]
             if peer_mesh.rootOfTrust == holder_mesh.rootOfTrust:
                 continue
             (bundle,) = [b for b in holder_mesh.trustBundles if b.mesh == peer]
-            keys = cacerts_keys(tree[f"clusters/{primary.name}/secrets.yaml"])
+            keys = cacerts_keys(tree[f"clusters/{primary.name}/bootstrap/secrets.yaml"])
             assert (bundle.certificatePath, bundle.property) in keys, (holder, peer, primary.name)
 
 
@@ -363,5 +435,5 @@ def test_unit_fleet_edges_are_trusted_both_ways(tmp_path):
     for cluster, peer_domain, peer_root in (("a-1", "b.example", "pki/b"), ("a-2", "b.example", "pki/b"),
                                             ("b-1", "a.example", "pki/a")):
         (values,) = tree[f"clusters/{cluster}/helm/istiod-values.yaml"]
-        assert values["meshConfig"]["trustDomainAliases"] == [peer_domain]
-        assert (peer_root, "root-cert.pem") in cacerts_keys(tree[f"clusters/{cluster}/secrets.yaml"])
+        assert values["meshConfig"]["caCertificates"] == [{"trustDomains": [peer_domain]}]
+        assert (peer_root, "root-cert.pem") in cacerts_keys(tree[f"clusters/{cluster}/bootstrap/secrets.yaml"])

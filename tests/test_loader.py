@@ -132,7 +132,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
     text = edited(("    locality:", "    owner: team-a\n    locality:"))
     (message,) = messages(text)
     assert message.startswith("fleet.yaml:20:5: error[E101]: unknown key 'owner' in clusters[0] (allowed keys: ")
-    assert "controlPlane, gateways, locality, mesh, name, network" in message
+    assert "controlPlane, federationGateways, gateways, istioVersion, locality, mesh, name, network" in message
 
 
 def test_wrong_type_says_what_was_expected_and_found():

@@ -136,7 +136,7 @@ def test_render_fails_when_it_only_creates_files(project):
     git(path, "commit", "-q", "-am", "drop gitops")
     result = run_hook(path, env, "meshgen-render")
     assert result.returncode == 1, result.stdout + result.stderr
-    assert (path / "out" / "gitops" / "flux" / "kustomizations.yaml").is_file()
+    assert (path / "out" / "gitops" / "flux" / "sources.yaml").is_file()
 
 
 def test_render_fail_on_change_flag(tmp_path):

@@ -1,5 +1,6 @@
-"""Federation closed by default: STRICT PeerAuthentication everywhere, and every exported workload
-accepts exactly its consumers and in-mesh callers (principals derived here from the raw spec)."""
+"""Closed by default: STRICT PeerAuthentication everywhere, every exported workload or workload with
+`callers` accepts exactly its consumers and in-mesh callers (principals derived here from the raw
+spec), and no identity of a peer trust domain is admitted except by an explicit grant."""
 
 from __future__ import annotations
 
@@ -16,11 +17,18 @@ EXAMPLE = (ROOT / "fleet.example.yaml").read_text()
 
 
 def expected_principals(data: dict) -> dict[tuple[str, str], set[str]]:
-    """(exporting mesh, 'ns/name') -> principals, straight from the spec's exports and callers."""
+    """(mesh, 'ns/name') -> principals, straight from the spec's exports and callers, for every service
+    that is exported or lists callers, in every mesh it runs in."""
     domain = {m["name"]: m["trustDomain"] for m in data["meshes"]}
     mesh_of = {c["name"]: c["mesh"] for c in data["clusters"]}
-    services = {f"{s['namespace']}/{s['name']}": s for s in data["services"]}
     found: dict[tuple[str, str], set[str]] = {}
+    for service in data["services"]:
+        key = f"{service['namespace']}/{service['name']}"
+        for mesh in {mesh_of[i["cluster"]] for i in service["instances"]} if service.get("callers") else ():
+            allowed = found.setdefault((mesh, key), set())
+            for caller in service["callers"]:
+                sa = caller.get("serviceAccount")
+                allowed.add(f"{domain[mesh]}/ns/{caller['namespace']}/" + (f"sa/{sa}" if sa else "*"))
     for export in data["exports"]:
         allowed = found.setdefault((export["mesh"], export["service"]), set())
         for consumer in export["to"]:
@@ -31,9 +39,6 @@ def expected_principals(data: dict) -> dict[tuple[str, str], set[str]]:
                 allowed |= {f"{td}/ns/{ns}/*" for ns in consumer["namespaces"]}
             else:
                 allowed.add(f"{td}/*")
-        for caller in services[export["service"]].get("callers", []):
-            sa = caller.get("serviceAccount")
-            allowed.add(f"{domain[export['mesh']]}/ns/{caller['namespace']}/" + (f"sa/{sa}" if sa else "*"))
     return found
 
 
@@ -43,10 +48,9 @@ def rendered_principals(model, resources) -> dict[tuple[str, str], list[set[str]
                    for s in model.services.values()}
     found: dict[tuple[str, str], list[set[str]]] = {}
     for r in resources:
-        if r.kind != "AuthorizationPolicy":
+        if r.kind != "AuthorizationPolicy" or r.body["spec"]["action"] != "ALLOW":
             continue
         spec = r.body["spec"]
-        assert spec["action"] == "ALLOW"
         selected = by_selector[(r.namespace, tuple(sorted(spec["selector"]["matchLabels"].items())))]
         principals = {p for rule in spec["rules"] for f in rule["from"] for p in f["source"]["principals"]}
         mesh = model.mesh_of(r.path.split("/")[1]).name
@@ -70,8 +74,8 @@ def test_allowed_principals_are_exactly_the_consumers_and_callers(text):
 
 def test_policy_fields_and_workload_ports():
     resources = security.render(build_model())
-    (policy,) = [r for r in resources if r.kind == "AuthorizationPolicy" and r.path == "clusters/a-1/security.yaml"
-                 and r.name == "orders-federation-allow"]
+    (policy,) = [r for r in resources if r.kind == "AuthorizationPolicy" and r.path == "clusters/a-1/mesh/security.yaml"
+                 and r.name == "orders-allow"]
     assert policy.namespace == "api"
     assert policy.body["spec"] == {
         "selector": {"matchLabels": {"app": "orders"}},
@@ -87,7 +91,7 @@ def test_policy_fields_and_workload_ports():
 
 def test_open_namespace_consumer_is_a_namespace_prefix():
     resources = security.render(build_model())
-    (policy,) = [r.body for r in resources if r.name == "pricing-federation-allow" and "/a-2/" in r.path]
+    (policy,) = [r.body for r in resources if r.name == "pricing-allow" and "/a-2/" in r.path]
     assert policy["spec"]["rules"][0]["from"][0]["source"]["principals"] == ["b.example/ns/web/*"]
 
 
@@ -96,8 +100,8 @@ def test_peer_authentication_in_every_primary_with_the_mesh_mode():
     data["meshes"][1]["mtls"] = "PERMISSIVE"
     resources = security.render(build_model(dump(data)))
     modes = {r.path: r.body["spec"]["mtls"]["mode"] for r in resources if r.kind == "PeerAuthentication"}
-    assert modes == {"clusters/a-1/security.yaml": "STRICT", "clusters/a-2/security.yaml": "STRICT",
-                     "clusters/b-1/security.yaml": "PERMISSIVE"}
+    assert modes == {"clusters/a-1/mesh/security.yaml": "STRICT", "clusters/a-2/mesh/security.yaml": "STRICT",
+                     "clusters/b-1/mesh/security.yaml": "PERMISSIVE"}
     assert {(r.name, r.namespace) for r in resources if r.kind == "PeerAuthentication"} == {("default", "istio-system")}
 
 
@@ -109,9 +113,72 @@ def test_nothing_selects_the_eastwest_gateway_and_remotes_get_no_policy():
         assert selector.get("istio") != "eastwestgateway"
 
 
-def test_unexported_service_gets_no_policy():
+def test_unexported_service_without_callers_gets_no_policy():
     resources = security.render(build_model())
     assert not [r for r in resources if r.name.startswith("internal")]
+
+
+def test_callers_close_a_service_whether_or_not_it_is_exported():
+    """M2: `callers` is honoured for every declared service, not only exported ones."""
+    data = spec_data()
+    data["services"][2]["callers"] = [{"namespace": "ops", "serviceAccount": "probe"}]  # api/internal
+    resources = security.render(build_model(dump(data)))
+    (policy,) = [r.body for r in resources if r.name == "internal-allow" and "/a-1/" in r.path]
+    assert policy["spec"]["rules"][0]["from"][0]["source"]["principals"] == ["a.example/ns/ops/sa/probe"]
+
+
+def test_foreign_trust_domains_are_denied_except_explicit_grants():
+    """F2/F3 defense in depth: in every namespace of a mesh's services, a DENY of every peer trust domain
+    but the principals granted to that namespace's exports; DENY never widens what else allows."""
+    resources = security.render(build_model())
+    denials = {(r.path.split("/")[1], r.namespace): r.body["spec"] for r in resources
+               if r.kind == "AuthorizationPolicy" and r.body["spec"]["action"] == "DENY"}
+    assert set(denials) == {("a-1", "api"), ("a-2", "api"), ("b-1", "web")}
+    assert denials[("a-1", "api")] == {"action": "DENY", "rules": [{"from": [{"source": {
+        "principals": ["b.example/*"], "notPrincipals": ["b.example/ns/web/*", "b.example/ns/web/sa/shop"]}}]}]}
+    assert denials[("b-1", "web")]["rules"][0]["from"][0]["source"] == {
+        "principals": ["a.example/*"], "notPrincipals": ["a.example/ns/front/sa/ui"]}
+    assert all(validate_object(r.body) == [] for r in resources)
+
+
+def test_a_peer_principal_never_matches_a_policy_written_for_the_mesh_itself():
+    """F3: with `trustDomainAliases`, istiod rewrites `a.example/ns/x/sa/y` into one principal per domain
+    of the bundle, so `b.example/ns/x/sa/y` matched it too. The rendered istiod values now list no
+    alias, so istiod's expansion (trustdomain/bundle.go ReplaceTrustDomainAliases) keeps own
+    principals own."""
+    from meshgen.render import install
+
+    model = build_model()
+    values = install.istiod_values(model, "a-1")["meshConfig"]
+    bundle = [values["trustDomain"], *values.get("trustDomainAliases", [])]
+    for r in security.render(model):
+        if "/a-1/" not in r.path or r.kind != "AuthorizationPolicy" or r.body["spec"]["action"] != "ALLOW":
+            continue
+        own = [p for p in r.body["spec"]["rules"][0]["from"][0]["source"]["principals"] if p.startswith("a.example/")]
+        expanded = [q for p in own for q in replace_trust_domain_aliases(p, bundle)]
+        for principal in own:
+            peer = "b.example/" + principal.split("/", 1)[1]
+            assert not any(matches(pattern, peer.replace("*", "x")) for pattern in expanded), (principal, expanded)
+
+
+def replace_trust_domain_aliases(principal: str, bundle: list[str]) -> list[str]:
+    """istiod's expansion of one principal (pilot/pkg/security/trustdomain/bundle.go, 1.24-1.30): a
+    five-part principal in a bundle domain (or cluster.local) becomes one per bundle domain."""
+    parts = principal.split("/")
+    if len(parts) != 5 or parts[0] == "*" or (parts[0] not in bundle and parts[0] != "cluster.local"):
+        return [principal]
+    return ["/".join([domain, *parts[1:]]) for domain in bundle]
+
+
+def matches(pattern: str, value: str) -> bool:
+    """Istio's string match for principals: exact, `*`, prefix `x*` or suffix `*x`."""
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return value.endswith(pattern[1:])
+    return value == pattern
 
 
 def test_namespace_mtls_overrides_get_their_own_peer_authentication():

@@ -73,7 +73,7 @@ def test_per_kind_table_matches_the_manifests(rendered):
 def test_readme_lists_exports_and_gitops_entry_points(rendered):
     readme = rendered[2]["README.md"].decode()
     assert "| ledger.payments.global | prod | payments/ledger | mesh staging (checkout/checkout) |" in readme
-    assert "`gitops/argocd/applicationset.yaml`" in readme and "`gitops/flux/kustomizations.yaml`" in readme
+    assert "`kubectl apply -k gitops/argocd`" in readme and "`kubectl apply -k gitops/flux`" in readme
 
 
 def test_readme_is_stable(rendered):

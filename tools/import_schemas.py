@@ -3,12 +3,20 @@
 
     python tools/import_schemas.py [--upstream /work/shared/upstream] [--out schema]
 
-Reads the unmodified upstream copies (see each source's README for origin and licence) and writes:
+Reads the unmodified upstream copies (see each source's README for origin and licence; the Flux
+HelmRelease and HelmRepository CRDs, which the shared copy lacks, are kept unmodified in
+``tools/upstream/flux-helm/`` with their own README) and writes:
 
 * ``schema/kubernetes/<kind><kind-suffix>.json``: one strict standalone JSON Schema per emitted
-  (apiVersion, kind), named the way kubeconform's ``{{ .ResourceKind }}{{ .KindSuffix }}``
-  template names them (``serviceentry-networking-v1.json``, ``namespace-v1.json``);
-* ``schema/helm/<chart>/values.schema.json``: Helm chart values schemas, copied unchanged;
+  (apiVersion, kind) that is not Istio's, named the way kubeconform's
+  ``{{ .ResourceKind }}{{ .KindSuffix }}`` template names them (``namespace-v1.json``);
+* ``schema/istio/<minor>/<kind><kind-suffix>.json``: the same for each Istio kind, from the CRDs of
+  each supported minor release (``upstream/istio/versions/<minor>/``), so each cluster's objects are
+  checked against its own version;
+* ``schema/helm/<minor>/gateway/values.schema.json``: the gateway chart's values schema of each
+  minor, copied unchanged; ``schema/helm/<minor>/values-read.json``: for the ``base``, ``istiod`` and
+  ``gateway`` charts of each minor, every ``.Values`` path their templates and files read (a key
+  meshgen writes that no template reads is ignored by the chart);
 * ``schema/upstream/<source>/LICENSE`` and ``schema/upstream/SOURCES.md`` (origin, sha256).
 
 CRD conversion follows ``openapi2jsonschema --strict``: ``additionalProperties: false`` on every
@@ -26,6 +34,7 @@ import argparse
 import copy
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -34,26 +43,27 @@ from ruamel.yaml import YAML
 REPO = Path(__file__).resolve().parent.parent
 DRAFT = "http://json-schema.org/draft-07/schema#"
 
-# (source folder, CRD file, kind, version): every CRD kind meshgen emits.
+ISTIO_MINORS = ("1.24", "1.25", "1.26", "1.27", "1.28", "1.29", "1.30")
+ISTIO_CRDS = "manifests/charts/base/files/crd-all.gen.yaml"
+ISTIO_KINDS = ("Gateway", "ServiceEntry", "WorkloadEntry", "DestinationRule", "VirtualService",
+               "PeerAuthentication", "AuthorizationPolicy")
+# chart -> its folder under upstream/istio/versions/<minor>/manifests/charts/
+CHARTS = {"base": "base", "istiod": "istio-control/istio-discovery", "gateway": "gateway"}
+VALUES_PATH = re.compile(r"\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+FLUX_HELM = REPO / "tools" / "upstream" / "flux-helm"
+# (source folder, CRD file, kind, version): every other CRD kind meshgen emits.
 CRDS = (
-    ("istio", "crd-all.gen.yaml", "Gateway", "v1"),
-    ("istio", "crd-all.gen.yaml", "ServiceEntry", "v1"),
-    ("istio", "crd-all.gen.yaml", "WorkloadEntry", "v1"),
-    ("istio", "crd-all.gen.yaml", "DestinationRule", "v1"),
-    ("istio", "crd-all.gen.yaml", "VirtualService", "v1"),
-    ("istio", "crd-all.gen.yaml", "PeerAuthentication", "v1"),
-    ("istio", "crd-all.gen.yaml", "AuthorizationPolicy", "v1"),
     ("external-secrets", "external-secrets.io_externalsecrets.yaml", "ExternalSecret", "v1"),
     ("argo-cd", "application-crd.yaml", "Application", "v1alpha1"),
     ("argo-cd", "applicationset-crd.yaml", "ApplicationSet", "v1alpha1"),
     ("argo-cd", "appproject-crd.yaml", "AppProject", "v1alpha1"),
     ("flux", "kustomize.toolkit.fluxcd.io_kustomizations.yaml", "Kustomization", "v1"),
     ("flux", "source.toolkit.fluxcd.io_gitrepositories.yaml", "GitRepository", "v1"),
+    (FLUX_HELM, "source.toolkit.fluxcd.io_helmrepositories.yaml", "HelmRepository", "v1"),
+    (FLUX_HELM, "helm.toolkit.fluxcd.io_helmreleases.yaml", "HelmRelease", "v2"),
 )
 # Kubernetes core kinds: yannh/kubernetes-json-schema master-standalone-strict, copied unchanged.
 CORE = ("namespace-v1.json", "configmap-v1.json", "secret-v1.json", "service-v1.json", "serviceaccount-v1.json")
-# (source folder, file, chart): Helm values schemas, copied unchanged.
-HELM = (("istio", "charts/gateway/values.schema.json", "gateway"),)
 OBJECT_META_FROM = "namespace-v1.json"
 
 
@@ -143,24 +153,61 @@ def import_all(upstream: Path, out: Path) -> list[tuple[str, str, str, str]]:
         crd = load_crd(src, kind)
         target = out / "kubernetes" / schema_file_name(f"{crd['spec']['group']}/{version}", kind)
         write_json(target, crd_schema(crd, version, object_meta))
-        rows.append((target.relative_to(out).as_posix(), f"{source}/{name}", sha256(src)))
+        rows.append((target.relative_to(out).as_posix(), _shown(src, upstream), sha256(src)))
+    for minor in ISTIO_MINORS:
+        rows += import_istio(upstream / "istio" / "versions" / minor, out, minor, object_meta, upstream)
     for name in CORE:
         src = upstream / "kubernetes" / name
         target = out / "kubernetes" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
         rows.append((target.relative_to(out).as_posix(), f"kubernetes/{name}", sha256(src)))
-    for source, name, chart in HELM:
-        src = upstream / source / name
-        target = out / "helm" / chart / "values.schema.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, target)
-        rows.append((target.relative_to(out).as_posix(), f"{source}/{name}", sha256(src)))
     return rows
 
 
+def import_istio(folder: Path, out: Path, minor: str, object_meta: dict, upstream: Path) -> list[tuple]:
+    """One minor release: its CRDs' schemas, its gateway chart values schema, the values its charts read."""
+    rows = []
+    src = folder / ISTIO_CRDS
+    for kind in ISTIO_KINDS:
+        crd = load_crd(src, kind)
+        target = out / "istio" / minor / schema_file_name(f"{crd['spec']['group']}/v1", kind)
+        write_json(target, crd_schema(crd, "v1", object_meta))
+        rows.append((target.relative_to(out).as_posix(), _shown(src, upstream), sha256(src)))
+    schema = folder / "manifests" / "charts" / "gateway" / "values.schema.json"
+    target = out / "helm" / minor / "gateway" / "values.schema.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(schema, target)
+    rows.append((target.relative_to(out).as_posix(), _shown(schema, upstream), sha256(schema)))
+    read = {chart: values_read(folder / "manifests" / "charts" / path) for chart, path in CHARTS.items()}
+    target = out / "helm" / minor / "values-read.json"
+    write_json(target, read)
+    rows.append((target.relative_to(out).as_posix(), _shown(folder / "manifests" / "charts", upstream) + "/*/{templates,files}",
+                 "derived"))
+    return rows
+
+
+def values_read(chart: Path) -> list[str]:
+    """Every ``.Values.a.b`` path a chart's templates and files read, sorted."""
+    found = set()
+    for path in sorted([*chart.glob("templates/*"), *chart.glob("files/*")]):
+        if path.is_file():
+            found |= {m.group(1)[1:] for m in VALUES_PATH.finditer(path.read_text(encoding="utf-8"))}
+    return sorted(found)
+
+
+def _shown(path: Path, upstream: Path) -> str:
+    """A source file as SOURCES.md names it: relative to the shared upstream folder, or to the repo."""
+    for base in (upstream, REPO):
+        try:
+            return path.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path.as_posix()
+
+
 def copy_licences(upstream: Path, out: Path) -> None:
-    for source in sorted({row[0] for row in CRDS} | {"kubernetes"} | {row[0] for row in HELM}):
+    for source in sorted({row[0] for row in CRDS if isinstance(row[0], str)} | {"kubernetes", "istio"}):
         target = out / "upstream" / source
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(upstream / source / "LICENSE", target / "LICENSE")

@@ -1,8 +1,8 @@
 """Address allocation for imported hosts against the lock. Pure.
 
-Allocation rule, applied to the hosts of ``exports`` (hosts are fleet-wide unique, so one
-address per host is unique in every consuming cluster):
-  1. A host in the lock keeps its address. A pinned host (``exports[].address``) gets its pin,
+Allocation rule, applied to the hosts of ``exports`` and ``globalNames`` (hosts are fleet-wide
+unique, so one address per host is unique in every cluster that resolves it):
+  1. A host in the lock keeps its address. A pinned host (``address:``) gets its pin,
      even when that changes its locked address: a pin is explicit.
   2. A new host gets the first free address probing upwards (with wrap-around) from
      ``sha256(host) mod size`` of ``settings.addressRange``. The start depends on the host alone,
@@ -128,11 +128,11 @@ class Request:
 
 
 def requests_for(fleet: Fleet, positions: Positions) -> list[Request]:
-    return [
-        Request(export_host(fleet, e), e.address and ipaddress.ip_address(e.address),
-                positions.span(("exports", i)), positions.span(("exports", i, "address")))
-        for i, e in enumerate(fleet.exports)
-    ]
+    """Every exported host and every global name needs an address (hosts are unique fleet-wide: E211)."""
+    named = [(export_host(fleet, e), e.address, ("exports", i)) for i, e in enumerate(fleet.exports)]
+    named += [(g.host, g.address, ("globalNames", i)) for i, g in enumerate(fleet.globalNames)]
+    return [Request(host, pin and ipaddress.ip_address(pin), positions.span(path), positions.span((*path, "address")))
+            for host, pin, path in named]
 
 
 def allocate(requests: list[Request], lock: Lock, pool: Pool, quarantine: int) -> tuple[Lock, list[Diagnostic]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meshgen.checks import names, network, services, federation, trust
+from meshgen.checks import names, network, services, traffic, federation, trust, versions
 from meshgen.diagnostics import Diagnostic, sort_diagnostics
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions
@@ -10,9 +10,11 @@ from meshgen.spec.positions import Positions
 CHECKS = (
     names.check,  # unique names, resolvable references (with did-you-mean)
     network.check,  # CIDRs, gateways for multi-network meshes, control-plane roles
-    services.check,  # same ports and protocols wherever a service runs
+    services.check,  # ports unique and the same wherever a service (or a global name) runs
+    traffic.check,  # failover and distribute localities exist, weights, policy conflicts
     federation.check,  # exports: service runs in the mesh, consumers outside it, names unique
     trust.check,  # roots of trust per mesh and per federation edge; risky choices (warnings)
+    versions.check,  # Istio version skew, revisions, features a cluster's version lacks
 )
 
 

@@ -13,17 +13,21 @@ def _key(kind: str, item) -> str:
         return f"{item.namespace}/{item.name}"
     if kind == "exports":
         return f"{item.mesh}/{item.service}"
+    if kind == "globalNames":
+        return item.host
     return item.name
 
 
 def _name_path(kind: str, i: int) -> tuple:
     """Where an entry's identity is spelled: its `name` value, or the entry for composite keys."""
+    if kind == "globalNames":
+        return (kind, i, "host")
     return (kind, i) if kind in ("services", "exports") else (kind, i, "name")
 
 
 def duplicates(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     found = []
-    for kind in ("networks", "rootsOfTrust", "meshes", "clusters", "services", "exports"):
+    for kind in ("networks", "rootsOfTrust", "meshes", "clusters", "services", "globalNames", "exports"):
         seen: dict[str, int] = {}
         for i, item in enumerate(getattr(fleet, kind)):
             key = _key(kind, item)
@@ -70,6 +74,10 @@ def _references(fleet: Fleet):
     for i, service in enumerate(fleet.services):
         for j, inst in enumerate(service.instances):
             yield "cluster", inst.cluster, ("services", i, "instances", j, "cluster")
+    for i, name in enumerate(fleet.globalNames):
+        yield "mesh", name.mesh, ("globalNames", i, "mesh")
+        for j, service in enumerate(name.services):
+            yield "service", service, ("globalNames", i, "services", j)
     for i, export in enumerate(fleet.exports):
         yield "mesh", export.mesh, ("exports", i, "mesh")
         yield "service", export.service, ("exports", i, "service")

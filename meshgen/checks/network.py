@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from itertools import combinations
 
-from meshgen.diagnostics import Diagnostic
+from meshgen.diagnostics import Diagnostic, Severity
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions
 
@@ -29,10 +29,25 @@ def cidr_overlaps(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     return found
 
 
-def _has_gateway(fleet: Fleet, cluster) -> bool:
-    if cluster.gateways:
-        return True
-    return any(c.gateways for c in fleet.clusters if c.mesh == cluster.mesh and c.network == cluster.network)
+def unchecked_cidrs(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """W204: a cluster that shares its network with others but declares no CIDRs is not checked for overlap."""
+    sharing: dict[str, int] = {}
+    for cluster in fleet.clusters:
+        sharing[cluster.network] = sharing.get(cluster.network, 0) + 1
+    found = []
+    for i, cluster in enumerate(fleet.clusters):
+        missing = [f for f in ("podCIDRs", "serviceCIDRs") if not getattr(cluster, f)]
+        if missing and sharing[cluster.network] > 1:
+            found.append(Diagnostic("W204", f"cluster '{cluster.name}' declares no {' or '.join(missing)}: their "
+                                            f"overlap with the other clusters on network '{cluster.network}' is not "
+                                            "checked", positions.span(("clusters", i)), Severity.WARNING,
+                                    hint="clusters on one network need disjoint blocks; declare them to check it"))
+    return found
+
+
+def _has_gateway(fleet: Fleet, cluster, kind: str = "gateways") -> bool:
+    """The cluster, or a cluster of its mesh on its network, has gateways of ``kind``."""
+    return any(getattr(c, kind) for c in fleet.clusters if c.mesh == cluster.mesh and c.network == cluster.network)
 
 
 def _exporting_clusters(fleet: Fleet) -> set[str]:
@@ -57,16 +72,31 @@ def gateways(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
         reason = ""
         if cluster.name in serving_remotes and not cluster.gateways:
             reason = "it is the primary of remote clusters, whose sidecars reach istiod through its gateway"
-        elif _has_gateway(fleet, cluster):
-            continue
-        elif len(networks[cluster.mesh]) > 1:
+        elif cluster.name in serving_remotes and _is_ipv6(cluster.gateways[0].address):
+            found.append(Diagnostic("E205", f"cluster '{cluster.name}' serves remote clusters through its first "
+                                            f"gateway address {cluster.gateways[0].address}, an IPv6 address: the "
+                                            "istiod chart points a remote's webhook only at an IPv4 address or a "
+                                            "DNS name", positions.span(("clusters", i, "gateways", 0, "address")),
+                                    hint="list an IPv4 address or a DNS name of the gateway first"))
+        elif not _has_gateway(fleet, cluster) and len(networks[cluster.mesh]) > 1:
             reason = f"mesh '{cluster.mesh}' spans several networks and no cluster on '{cluster.network}' has one"
-        elif cluster.name in exporting:
-            reason = "it runs an exported service that other meshes reach through a gateway"
         if reason:
             found.append(Diagnostic("E205", f"cluster '{cluster.name}' needs an east-west gateway address: {reason}",
                                     positions.span(("clusters", i)), hint="add `gateways: [{address: <LB IP or DNS name>}]`"))
+        if cluster.name in exporting and not _has_gateway(fleet, cluster, "federationGateways"):
+            found.append(Diagnostic("E205", f"cluster '{cluster.name}' needs a federation gateway address: it runs an "
+                                            "exported service, and other meshes reach exported services only through "
+                                            "federation gateways", positions.span(("clusters", i)),
+                                    hint="add `federationGateways: [{address: <LB IP or DNS name>}]` to it or to a "
+                                         "cluster of its mesh on its network"))
     return found
+
+
+def _is_ipv6(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).version == 6
+    except ValueError:
+        return False
 
 
 def control_planes(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
@@ -94,4 +124,5 @@ def control_planes(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
 
 
 def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
-    return cidr_overlaps(fleet, positions) + gateways(fleet, positions) + control_planes(fleet, positions)
+    return (cidr_overlaps(fleet, positions) + unchecked_cidrs(fleet, positions) + gateways(fleet, positions)
+            + control_planes(fleet, positions))

@@ -1,4 +1,5 @@
-"""Services: Istio merges endpoints of same-named services, so ports must agree everywhere."""
+"""Services: Istio merges endpoints of same-named services, so ports must agree everywhere; a port is
+declared once; a global name joins services that run in its mesh and agree on their ports."""
 
 from __future__ import annotations
 
@@ -16,6 +17,56 @@ def _show(ports) -> str:
 
 
 def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    return ports_agree(fleet, positions) + unique_ports(fleet, positions) + global_names(fleet, positions)
+
+
+def unique_ports(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """A port name or number twice in one list: the ServiceEntry port list is keyed by both."""
+    found = []
+    for i, service in enumerate(fleet.services):
+        lists = [(("services", i, "ports"), service.ports)]
+        lists += [(("services", i, "instances", j, "ports"), inst.ports)
+                  for j, inst in enumerate(service.instances) if inst.ports is not None]
+        for path, ports in lists:
+            found += _repeated(ports, path, positions, f"{service.namespace}/{service.name}")
+    return found
+
+
+def _repeated(ports, path: tuple, positions: Positions, service: str) -> list[Diagnostic]:
+    found, names, numbers = [], set(), set()
+    for k, port in enumerate(ports):
+        for what, value, seen in (("name", port.name, names), ("number", port.number, numbers)):
+            if value in seen:
+                found.append(Diagnostic("E201", f"service '{service}' declares port {what} {value} twice",
+                                        positions.span((*path, k, what)), hint="each port has its own name and number"))
+            seen.add(value)
+    return found
+
+
+def global_names(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """Each service behind a global name runs in its mesh; all of them declare the same ports."""
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    services = {f"{s.namespace}/{s.name}": s for s in fleet.services}
+    found = []
+    for i, name in enumerate(fleet.globalNames):
+        first = None
+        for j, ref in enumerate(name.services):
+            service = services[ref]
+            where = positions.span(("globalNames", i, "services", j))
+            if name.mesh not in {mesh_of[inst.cluster] for inst in service.instances}:
+                found.append(Diagnostic("E208", f"global name '{name.host}' of mesh '{name.mesh}' names '{ref}', which "
+                                                "has no instances in that mesh", where,
+                                        hint="a global name joins services of its own mesh"))
+            ports = _ports(service.ports)
+            first = first or (ref, ports)
+            if ports != first[1]:
+                found.append(Diagnostic("E207", f"global name '{name.host}' joins '{ref}' with ports [{_show(ports)}] "
+                                                f"and '{first[0]}' with ports [{_show(first[1])}]", where,
+                                        hint="callers use one set of ports for the name: declare the same ports"))
+    return found
+
+
+def ports_agree(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     mesh_of = {c.name: c.mesh for c in fleet.clusters}
     found = []
     for i, service in enumerate(fleet.services):

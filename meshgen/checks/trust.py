@@ -61,13 +61,32 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
         if outside and _open_clusters(fleet, export) >= outside:
             found.append(_warn("W201", f"export of '{export.service}' reaches every workload of every other mesh",
                                positions.span(("exports", i)), "narrow consumers with `namespaces` or `serviceAccounts`"))
-    federation_only = _federation_only_clusters(fleet)
     for i, cluster in enumerate(fleet.clusters):
-        for j, gw in enumerate(cluster.gateways):
-            if cluster.name in federation_only and _is_public_ip(gw.address):
+        for j, gw in enumerate(cluster.federationGateways):
+            if _is_public_ip(gw.address):
                 found.append(_warn("W202", f"federation gateway of cluster '{cluster.name}' has a public address "
-                                           f"{gw.address}", positions.span(("clusters", i, "gateways", j, "address")),
+                                           f"{gw.address}",
+                                   positions.span(("clusters", i, "federationGateways", j, "address")),
                                    "prefer a private address reached over peering or VPN"))
+    return found + shared_roots(fleet, positions)
+
+
+def shared_roots(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """W205: meshes joined by an export that chain to one root trust each other's every identity at the
+    TLS layer; only their distinct trust domains and authorization keep them apart."""
+    meshes = {m.name: m for m in fleet.meshes}
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    found, seen = [], set()
+    for i, export in enumerate(fleet.exports):
+        for peer in sorted({c.mesh or mesh_of[c.cluster] for c in export.to} - {export.mesh}):
+            pair = tuple(sorted((export.mesh, peer)))
+            if pair in seen or meshes[peer].rootOfTrust != meshes[export.mesh].rootOfTrust:
+                continue
+            seen.add(pair)
+            found.append(_warn("W205", f"federated meshes '{pair[0]}' and '{pair[1]}' share the root of trust "
+                                       f"'{meshes[peer].rootOfTrust}': a certificate of either mesh passes mutual TLS "
+                                       "in the other", positions.span(("exports", i)),
+                               "give each mesh its own root and exchange trust bundles, or rely on authorization"))
     return found
 
 
@@ -79,13 +98,6 @@ def _open_clusters(fleet: Fleet, export) -> set[str]:
             continue
         found |= {c.name for c in fleet.clusters if c.mesh == consumer.mesh} if consumer.mesh else {consumer.cluster}
     return found
-
-
-def _federation_only_clusters(fleet: Fleet) -> set[str]:
-    networks: dict[str, set] = {}
-    for c in fleet.clusters:
-        networks.setdefault(c.mesh, set()).add(c.network)
-    return {c.name for c in fleet.clusters if len(networks[c.mesh]) == 1}
 
 
 def _is_public_ip(address: str) -> bool:

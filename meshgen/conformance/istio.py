@@ -100,14 +100,15 @@ def endpoint_ports(ports, path: str, port_names: set | None, rule: str):
 
 # ---- ServiceEntry ----------------------------------------------------------------------------------
 
-def service_entry(spec: dict, meta: dict):
+def service_entry(spec: dict, meta: dict, auto_allocation: bool = True):
+    """``auto_allocation``: whether istiod allocates addresses (PILOT_ENABLE_IP_AUTOALLOCATE)."""
     resolution = spec.get("resolution") or "NONE"
     hosts = _list(spec.get("hosts"))
     yield from _se_selector(spec)
     yield from _se_hosts(hosts, resolution)
     yield from _se_addresses(_list(spec.get("addresses")), resolution)
     yield from _se_ports(_list(spec.get("ports")))
-    yield from _se_resolution(spec, resolution, hosts, meta)
+    yield from _se_resolution(spec, resolution, hosts, meta, auto_allocation)
     yield from export_to(spec.get("exportTo"), meta.get("namespace", ""), "SE22", allow_none=True)
 
 
@@ -167,7 +168,7 @@ def _se_ports(ports: list):
             yield Finding(child(path, "targetPort"), f"targetPort {port['targetPort']} must be between 1 and 65535", "SE10")
 
 
-def _se_resolution(spec: dict, resolution: str, hosts: list, meta: dict):
+def _se_resolution(spec: dict, resolution: str, hosts: list, meta: dict, auto_allocation: bool = True):
     endpoints = _list(spec.get("endpoints"))
     protocols = [str(_dict(p).get("protocol") or "").upper() for p in _list(spec.get("ports"))]
     if resolution == "NONE" and "endpoints" in spec:
@@ -185,7 +186,8 @@ def _se_resolution(spec: dict, resolution: str, hosts: list, meta: dict):
             if protocol not in HTTP_FAMILY | TLS_FAMILY:
                 yield Finding(child(child("spec.ports", index), "protocol"),
                               "multiple hosts provided with non-HTTP, non-TLS ports", "SE21")
-    auto_allocate = resolution != "NONE" and _dict(meta.get("labels")).get("networking.istio.io/enable-autoallocate-ip") != "false"
+    opted_out = _dict(meta.get("labels")).get("networking.istio.io/enable-autoallocate-ip") == "false"
+    auto_allocate = auto_allocation and resolution != "NONE" and not opted_out
     if not spec.get("addresses") and not auto_allocate and any(p in ("", "TCP") for p in protocols):
         yield Finding("spec.addresses", "addresses are required for TCP ports without IP auto-allocation", "SE11", WARNING)
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from meshgen.conformance.finding import WARNING, Finding
-from meshgen.conformance.schemas import KUBECONFORM_TEMPLATE
+from meshgen.conformance.schemas import DEFAULT_MINOR, KUBECONFORM_TEMPLATE
 from meshgen.conformance.validate import validate_object, validate_values
 from meshgen.diagnostics import Diagnostic, Severity, Span
 
 TREE_ROOTS = ("clusters", "gitops")
+ISTIO_VERSION_ANNOTATION = "meshgen.dev/istio-version"
 SKIPPED_FILES = ("kustomization.yaml",)
 # Helm values file name pattern (inside a helm/ folder) -> validate_values name.
 VALUES_FILES = (("*gateway*values*.yaml", "gateway"),)
@@ -26,8 +27,9 @@ class KubeconformNotFound(FileNotFoundError):
     """kubeconform is not on PATH."""
 
 
-def validate_resources(resources) -> list[Diagnostic]:
-    """E402 (error) / W402 (warning) for every finding on every rendered Resource.
+def validate_resources(resources, minor_of=None) -> list[Diagnostic]:
+    """E402 (error) / W402 (warning) for every finding on every rendered Resource, checked against the
+    Istio release ``minor_of(resource)`` returns (``1.28``; the default release when not given).
 
     Findings depend on the body only (and, for a non-manifest document, on the values schema its
     path selects), and renderers share one body object between many resources (a federation import
@@ -40,36 +42,29 @@ def validate_resources(resources) -> list[Diagnostic]:
     # id(body) -> its findings, () when none (shared: the memo then allocates nothing per body, which
     # keeps the garbage collector's work down on a large render). ``alive`` holds every memoised body
     # until the call returns, so no id in the memo can be reused by a newly allocated object.
-    manifests: dict[int, list | tuple] = {}
-    documents: dict[tuple, list | tuple] = {}  # (id(body), values name) -> findings
+    manifests: dict[tuple, list | tuple] = {}  # (id(body), minor) -> findings
+    documents: dict[tuple, list | tuple] = {}  # (id(body), values name, minor) -> findings
     alive = []
     out = []
     for resource in resources:
         body = resource.body
+        minor = minor_of(resource) if minor_of else DEFAULT_MINOR
         if resource.manifest:
-            found = manifests.get(id(body))
+            found = manifests.get((id(body), minor))
             if found is None:
-                found = manifests[id(body)] = validate_object(body) or ()
+                found = manifests[(id(body), minor)] = validate_object(body, minor=minor) or ()
                 alive.append(body)
         else:
             name = values_name(resource.path)
-            found = documents.get((id(body), name))
+            found = documents.get((id(body), name, minor))
             if found is None:
-                found = documents[(id(body), name)] = (validate_values(name, body) if name else None) or ()
+                found = documents[(id(body), name, minor)] = (validate_values(name, body, minor) if name else None) or ()
                 alive.append(body)
         if found:
             span = resource.origin or Span(resource.path)
             subject = resource.describe()
             out += [_diagnostic(subject, f, span) for f in found]
     return out
-
-
-def _resource_findings(resource) -> list[Finding]:
-    """The findings of one resource, uncached (bench/proposals.py calls this)."""
-    if resource.manifest:
-        return validate_object(resource.body)
-    name = values_name(resource.path)
-    return validate_values(name, resource.body) if name else []
 
 
 def values_name(path: str) -> str:
@@ -93,20 +88,47 @@ def _diagnostic(subject: str, finding: Finding, span: Span) -> Diagnostic:
 
 
 def lint_tree(out_dir: Path) -> list[Diagnostic]:
-    """Validate every YAML document of a written tree (clusters/ and gitops/), located by file:line."""
+    """Validate every YAML document of a written tree (clusters/ and gitops/), located by file:line,
+    each cluster's against the Istio release its bundle's kustomization.yaml names."""
     out_dir = Path(out_dir)
+    releases = bundle_releases(out_dir)
     out = []
     for path in tree_files(out_dir, include_values=True):
         relative = path.relative_to(out_dir).as_posix()
         name = values_name(relative)
+        minor = releases.get(cluster_of(relative), DEFAULT_MINOR)
         for line, document in read_documents(path):
             span = Span(relative, line)
             if name:
-                findings, subject = validate_values(name, document or {}), relative
+                findings, subject = validate_values(name, document or {}, minor), relative
             else:
-                findings, subject = validate_object(document), _describe(document, relative)
+                findings, subject = validate_object(document, minor=minor), _describe(document, relative)
             out += [_diagnostic(subject, f, span) for f in findings]
     return out
+
+
+def cluster_of(relative: str) -> str:
+    """The cluster folder a tree path belongs to (``clusters/<cluster>/...``), or ''."""
+    parts = relative.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "clusters" else ""
+
+
+def bundle_releases(out_dir: Path) -> dict[str, str]:
+    """cluster -> Istio minor release, from the ``meshgen.dev/istio-version`` annotation of each bundle's
+    kustomization.yaml (``1.28.3`` counts as ``1.28``); bundles without it use the default release."""
+    found = {}
+    for path in sorted((out_dir / "clusters").glob(f"*/{SKIPPED_FILES[0]}")):
+        for _, document in read_documents(path):
+            version = _annotation(document, ISTIO_VERSION_ANNOTATION)
+            if isinstance(version, str) and version.count(".") >= 1:
+                found[path.parent.name] = ".".join(version.split(".")[:2])
+    return found
+
+
+def _annotation(document, key: str):
+    meta = document.get("metadata") if isinstance(document, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    return annotations.get(key) if isinstance(annotations, dict) else None
 
 
 def tree_files(out_dir: Path, include_values: bool) -> list[Path]:
@@ -156,19 +178,34 @@ def _describe(document, relative: str) -> str:
     return f"{document.get('kind', '<no kind>')} {name} in {relative}"
 
 
-def kubeconform_command(out_dir: Path, schema_dir: Path, executable: str = "kubeconform") -> list[str]:
-    template = str(Path(schema_dir) / "kubernetes" / KUBECONFORM_TEMPLATE)
-    files = [str(p) for p in tree_files(Path(out_dir), include_values=False)]
-    return [executable, "-strict", "-summary", "-schema-location", template, *files]
+def kubeconform_commands(out_dir: Path, schema_dir: Path, executable: str = "kubeconform") -> list[list[str]]:
+    """One kubeconform run per Istio release in the tree: its bundles' files against that release's
+    Istio schemas and the shared Kubernetes ones (gitops/ goes with the default release)."""
+    out_dir = Path(out_dir)
+    releases = bundle_releases(out_dir)
+    groups: dict[str, list[str]] = {}
+    for path in tree_files(out_dir, include_values=False):
+        minor = releases.get(cluster_of(path.relative_to(out_dir).as_posix()), DEFAULT_MINOR)
+        groups.setdefault(minor, []).append(str(path))
+    commands = []
+    for minor, files in sorted(groups.items()):
+        locations = [str(Path(schema_dir) / "istio" / minor / KUBECONFORM_TEMPLATE),
+                     str(Path(schema_dir) / "kubernetes" / KUBECONFORM_TEMPLATE)]
+        commands.append([executable, "-strict", "-summary",
+                         *(arg for location in locations for arg in ("-schema-location", location)), *files])
+    return commands
 
 
 def run_kubeconform(out_dir: Path, schema_dir: Path) -> tuple[int, str]:
-    """Run kubeconform on the tree's manifests against the repo's schemas; (exit code, output)."""
+    """Run kubeconform on the tree's manifests against the repo's schemas; (worst exit code, output)."""
     executable = shutil.which("kubeconform")
     if executable is None:
         raise KubeconformNotFound(
             "kubeconform is not on PATH: install it (https://github.com/yannh/kubeconform) to cross-check "
-            "the manifests; meshgen's own validate_object/lint_tree checks do not need it"
+            "the manifests; meshgen's own checks do not need it"
         )
-    result = subprocess.run(kubeconform_command(out_dir, schema_dir, executable), capture_output=True, text=True, check=False)
-    return result.returncode, result.stdout + result.stderr
+    status, output = 0, ""
+    for command in kubeconform_commands(out_dir, schema_dir, executable):
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        status, output = max(status, result.returncode), output + result.stdout + result.stderr
+    return status, output

@@ -6,14 +6,16 @@ from meshgen.model import FleetModel
 from meshgen.render.resource import Resource, ResourceSet
 
 
-def bundle_path(cluster: str, file: str) -> str:
-    """Where a cluster's file lives under the output root."""
-    return f"clusters/{cluster}/{file}"
+def bundle_path(cluster: str, file: str, part: str | None = None) -> str:
+    """Where a cluster's file lives under the output root: in one of the bundle's folders
+    (``render.bundles.PARTS``), or at the bundle's root (``helm/...``)."""
+    return f"clusters/{cluster}/{part}/{file}" if part else f"clusters/{cluster}/{file}"
 
 
 def renderers():
     # Imported here so each family module can import bundle_path from this package.
-    from meshgen.render import namespaces, install, gateways, trust, traffic, federation, dns, security, gitops
+    from meshgen.render import (namespaces, install, gateways, trust, traffic, federation, global_names, dns,
+                                security)
 
     return (
         namespaces.render,  # istio-system network label, control-plane annotation, service namespaces
@@ -22,19 +24,25 @@ def renderers():
         trust.render,  # cacerts and remote secrets as ExternalSecret references
         traffic.render,  # locality failover with outlier detection
         federation.render,  # exporter and consumer ServiceEntries, exposure Gateway, mTLS to imports
-        dns.render,  # CoreDNS server block for imported names
-        security.render,  # PeerAuthentication, AuthorizationPolicy for exports
-        gitops.render,  # Argo CD and Flux wiring
+        global_names.render,  # one name for a service in every cluster of its mesh
+        dns.render,  # CoreDNS server blocks answering imported and global names
+        security.render,  # PeerAuthentication, AuthorizationPolicy per closed service, foreign-domain DENY
     )
 
 
 def render(model: FleetModel) -> ResourceSet:
+    from meshgen.render import gitops
+    from meshgen.render.bundles import kustomizations
     from meshgen.render.summary import readme
 
     resources = ResourceSet()
     for family in renderers():
         resources.extend(family(model))
-    resources.add(readme(model, resources))  # post-render: out/README.md counts what the families produced
+    # post-render: the kustomizations list, the GitOps wiring installs, and out/README.md counts,
+    # what the families produced
+    resources.extend(kustomizations(model, resources.values()))
+    resources.extend(gitops.render(model, resources.values()))
+    resources.add(readme(model, resources))
     return resources
 
 

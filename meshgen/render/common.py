@@ -4,7 +4,8 @@ from __future__ import annotations
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshgen"}
 ISTIO_NAMESPACE = "istio-system"
-EASTWEST_SELECTOR = {"istio": "eastwestgateway"}  # the east-west gateway's pods (gateway chart labels)
+EASTWEST_SELECTOR = {"istio": "eastwestgateway"}  # the east-west gateways' pods (gateway chart labels)
+FEDERATION_SELECTOR = {"istio": "federationgateway"}  # the federation gateways' pods: peers reach only these
 # Failover never happens without outlier detection (reference §7.1): every locality rule carries it.
 OUTLIER_DETECTION = {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s"}
 

@@ -1,48 +1,60 @@
-"""CoreDNS answers for imported names, for workloads whose DNS queries the sidecar does not capture.
+"""CoreDNS answers for imported and global names, for workloads whose DNS queries no sidecar captures.
 
 With Istio DNS proxying (``ISTIO_META_DNS_CAPTURE``, rendered by the install family) sidecars answer
-imported names themselves from the ServiceEntry addresses. A mesh with ``dns.coreDNS: true`` also
-gets, in every cluster that consumes an import, a ConfigMap ``kube-system/meshgen-coredns`` whose key
-``meshgen.server`` is a CoreDNS server block: the static successor of the Istio 1.1 ``.global`` zone
-(which forwarded the zone to ``istiocoredns``, removed in Istio 1.9)::
+imported and global names themselves from their ServiceEntry addresses. A mesh with
+``dns.coreDNS: true`` also gets, in every cluster (remotes included: each cluster runs its own
+CoreDNS, unlike Istio config, which lives in the primary), the key ``meshgen.server`` of the
+ConfigMap ``kube-system/coredns-custom``: a CoreDNS server block per zone, the static successor of
+the Istio 1.1 ``.global`` zone (which forwarded to ``istiocoredns``, removed in Istio 1.9)::
 
     global:53 {
         errors
         cache 30
-        hosts {
-            240.10.0.1 search.catalog.global
-            fallthrough
+        template IN A {
+            match "^search[.]catalog[.]global[.]$"
+            answer "{{ .Name }} 30 IN A 240.10.78.122"
         }
-        forward . /etc/resolv.conf
+        template ANY ANY {
+            match "^search[.]catalog[.]global[.]$"
+        }
+        template ANY ANY {
+            rcode NXDOMAIN
+        }
     }
 
-Names outside the hosts list fall through to the node's resolver (``.global`` is a real TLD).
-An exported ``host:`` outside the suffix gets its own zone for just that name, so meshgen never
-answers for a whole foreign domain.
+The block is authoritative for its zone: a name under the export suffix that is not imported gets
+NXDOMAIN instead of going to the node's resolver (``.global`` is a public top-level domain whose
+names anyone may register, review D4). Known names answer their address for A (AAAA for an IPv6
+address) and an empty NOERROR for other types. The ``template`` plugin is used rather than
+``hosts``: ``hosts`` answers SERVFAIL for a missing name without ``fallthrough`` (coredns
+``plugin/hosts/hosts.go``), and ``template`` runs before ``hosts`` in every CoreDNS build
+(``plugin.cfg``). An exported ``host:`` outside the suffix gets a zone of its own for just that name.
+Names in the cluster domain are never written: CoreDNS's ``kubernetes`` plugin owns that zone.
 
-How to use it: CoreDNS must import the file. Distributions with a ``coredns-custom`` ConfigMap
-(AKS, k3s) already mount one at ``/etc/coredns/custom`` and ``import /etc/coredns/custom/*.server``;
-copy this key there, or mount ``meshgen-coredns`` at ``/etc/coredns/custom`` in the CoreDNS
-Deployment and add ``import /etc/coredns/custom/*.server`` at the top level of the Corefile (outside
-the ``.:53`` block). meshgen does not patch the cluster's own ``coredns`` ConfigMap: replacing it
-would drop local customisation. Another server block for the same zone makes CoreDNS refuse to start.
-
-The ConfigMap goes to the consumer cluster itself, remote clusters included: each cluster runs its
-own CoreDNS, unlike Istio config, which lives in the primary.
+Where it loads: AKS and k3s import every ``*.server`` key of ``coredns-custom`` as they ship; kubeadm,
+EKS and others need the ConfigMap mounted and one ``import`` line (docs/dns.md). The object carries
+the no-prune annotations of both GitOps controllers: ``coredns-custom`` may hold the platform's own
+keys, which a prune would delete.
 """
 
 from __future__ import annotations
 
+import ipaddress
+
 from meshgen.model import FleetModel
 from meshgen.render import bundle_path
+from meshgen.render.bundles import MESH
 from meshgen.render.common import metadata, obj
 from meshgen.render.federation import check_addresses
+from meshgen.render.namespaces import KEEP
 from meshgen.render.resource import Resource
 
 DNS_FILE = "dns.yaml"
-CONFIGMAP = "meshgen-coredns"
+CONFIGMAP = "coredns-custom"
 NAMESPACE = "kube-system"
 KEY = "meshgen.server"
+TTL = 30
+CLUSTER_DOMAIN = ".cluster.local"
 
 
 def render(model: FleetModel) -> list[Resource]:
@@ -51,27 +63,48 @@ def render(model: FleetModel) -> list[Resource]:
     for cluster in model.clusters:
         if not model.mesh_of(cluster).dns.coreDNS:
             continue
-        records = imported_records(model, cluster)
-        if records:
-            body = obj("v1", "ConfigMap", metadata(CONFIGMAP, NAMESPACE), data={KEY: server_block(model, records)})
-            out.append(Resource(bundle_path(cluster, DNS_FILE), body, model.origin("clusters", cluster)))
+        text = server_blocks(model, records(model, cluster))
+        body = obj("v1", "ConfigMap", metadata(CONFIGMAP, NAMESPACE, annotations=KEEP), data={KEY: text})
+        out.append(Resource(bundle_path(cluster, DNS_FILE, MESH), body, model.origin("clusters", cluster)))
     return out
 
 
-def imported_records(model: FleetModel, cluster: str) -> list[tuple[str, str]]:
-    """(address, host) for every import this cluster consumes, sorted by host."""
-    return sorted(((model.addresses[e.host], e.host) for e in model.consumed_by(cluster)), key=lambda record: record[1])
+def records(model: FleetModel, cluster: str) -> list[tuple[str, str]]:
+    """(host, address) for every import the cluster consumes and every global name of its mesh, by host."""
+    hosts = [e.host for e in model.consumed_by(cluster)]
+    hosts += [g.host for g in model.global_names_of(model.clusters[cluster].mesh)]
+    return sorted((h, model.addresses[h]) for h in set(hosts) if not h.endswith(CLUSTER_DOMAIN))
 
 
-def zones(model: FleetModel, hosts) -> list[str]:
-    """The export suffix for hosts under it; any other exported name is its own zone."""
+def zone_of(model: FleetModel, host: str) -> str:
+    """The export suffix for hosts under it; any other name is a zone of its own."""
     suffix = model.fleet.settings.exportSuffix.rstrip(".")
-    return sorted({suffix if host.endswith(f".{suffix}") else host for host in hosts})
+    return suffix if host.endswith(f".{suffix}") else host
 
 
-def server_block(model: FleetModel, records: list[tuple[str, str]]) -> str:
-    heading = " ".join(f"{zone}:53" for zone in zones(model, [host for _, host in records]))
-    lines = [f"{heading} {{", "    errors", "    cache 30", "    hosts {"]
-    lines += [f"        {address} {host}" for address, host in records]
-    lines += ["        fallthrough", "    }", "    forward . /etc/resolv.conf", "}"]
+def server_blocks(model: FleetModel, found: list[tuple[str, str]]) -> str:
+    """One block per zone, the export suffix's always (it refuses unknown names even with no import)."""
+    zones: dict[str, list[tuple[str, str]]] = {model.fleet.settings.exportSuffix.rstrip("."): []}
+    for host, address in found:
+        zones.setdefault(zone_of(model, host), []).append((host, address))
+    return "".join(_block(zone, zones[zone]) for zone in sorted(zones))
+
+
+def _block(zone: str, found: list[tuple[str, str]]) -> str:
+    lines = [f"{zone}:53 {{", "    errors", f"    cache {TTL}"]
+    for host, address in found:
+        kind = "AAAA" if ipaddress.ip_address(address).version == 6 else "A"
+        lines += [f"    template IN {kind} {{", f'        match "{_pattern(host)}"',
+                  f'        answer "{{{{ .Name }}}} {TTL} IN {kind} {address}"', "    }"]
+    if found:
+        names = "|".join(_pattern(host)[1:-1] for host, _ in found)
+        lines += ["    template ANY ANY {", f'        match "^(?:{names})$"' if len(found) > 1 else
+                  f'        match "{_pattern(found[0][0])}"', "    }"]
+    lines += ["    template ANY ANY {", "        rcode NXDOMAIN", "    }", "}"]
     return "\n".join(lines) + "\n"
+
+
+def _pattern(host: str) -> str:
+    """An anchored regular expression for the fully qualified name; dots as ``[.]``, so the Corefile
+    string needs no backslash (host names hold only letters, digits, '-' and '.')."""
+    return "^" + (host.rstrip(".") + ".").replace(".", "[.]") + "$"

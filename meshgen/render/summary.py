@@ -71,11 +71,14 @@ def _count(items, noun: str) -> str:
 
 
 def _cluster_table(model: FleetModel, counts: dict[str, Counter]) -> list[str]:
-    rows = ["## Clusters", "", "| cluster | role | mesh | network | locality | objects |", "|---|---|---|---|---|---|"]
+    rows = ["## Clusters", "", "| cluster | role | mesh | network | locality | istio | objects |",
+            "|---|---|---|---|---|---|---|"]
     for name, cluster in model.clusters.items():
         role = "primary" if model.is_primary(name) else f"remote of {cluster.controlPlane.primary}"
         total = sum(counts.get(name, Counter()).values())
-        rows.append(f"| {name} | {role} | {cluster.mesh} | {cluster.network} | {model.locality(name)} | {total} |")
+        istio = model.istio_version(name) + (f" (revision {model.revision(name)})" if model.revision(name) else "")
+        rows.append(f"| {name} | {role} | {cluster.mesh} | {cluster.network} | {model.locality(name) or '-'} "
+                    f"| {istio} | {total} |")
     return rows
 
 
@@ -114,13 +117,14 @@ def _gitops(model: FleetModel) -> list[str]:
         "## GitOps",
         "",
         f"Repository `{gitops.repoURL}`, revision `{gitops.revision}`, cluster bundles under "
-        f"`{where}/<cluster>`.",
+        f"`{where}/<cluster>` (`bootstrap/`, `mesh/`, `remote-secrets/`); Istio's charts from "
+        f"`{gitops.chartRepository}`.",
         "",
-        "- Argo CD: apply `gitops/argocd/applicationset.yaml` (one Application per cluster folder) "
-        "or `gitops/argocd/applications.yaml` (the same Applications written out), not both.",
-        "- Flux: apply `gitops/flux/kustomizations.yaml` (a GitRepository and one Kustomization per cluster; "
-        f"each cluster's kubeconfig is read from the Secret `{kubeconfig_secret('<cluster>')}` in "
-        f"`{gitops.fluxNamespace}`).",
-        "- `helm/` folders hold Helm values for the istiod and east-west gateway charts; they are not applied "
-        "by the kustomizations.",
+        "- Argo CD: `kubectl apply -k gitops/argocd` (an ApplicationSet: one parent Application per primary, whose "
+        "children install each cluster in order by sync wave).",
+        "- Flux: `kubectl apply -k gitops/flux` (a GitRepository, a HelmRepository, and per cluster Kustomizations "
+        f"and HelmReleases ordered by `dependsOn`; each cluster's kubeconfig is read from the Secret "
+        f"`{kubeconfig_secret('<cluster>')}` in `{gitops.fluxNamespace}`).",
+        "- `helm/` folders hold the values of each chart release, for installing Istio by other means; the "
+        "kustomizations do not apply them.",
     ]

@@ -1,4 +1,6 @@
-"""secrets.yaml (primaries only): CA material and API-server credentials as ExternalSecret references.
+"""CA material and API-server credentials as ExternalSecret references (primaries only):
+``bootstrap/secrets.yaml`` holds ``cacerts`` (before istiod starts), ``remote-secrets/remote-secrets.yaml``
+the remote secrets (after the other clusters' namespaces and charts, render.bundles).
 
 No key material is ever rendered: each object names a store and a key in it, and the
 external-secrets operator in the cluster produces the Secret.
@@ -9,17 +11,21 @@ external-secrets operator in the cluster produces the Secret.
   federation peers signed by another root).
 * ``istio-remote-secret-<cluster>`` (reference §5.6): one per other cluster of the mesh, named,
   labelled and keyed exactly as ``istioctl create-remote-secret`` makes it. The data key is the
-  cluster ID istiod registers the cluster under.
+  cluster ID istiod registers the cluster under; the value is the kubeconfig text, read from the
+  mesh's ``remoteSecretProperty`` of ``remoteSecretPath`` (external-secrets returns a whole key/value
+  entry as a JSON map when no property is given, which istiod cannot load: review C1).
 """
 
 from __future__ import annotations
 
 from meshgen.model import FleetModel
 from meshgen.render import Resource, bundle_path
+from meshgen.render.bundles import BOOTSTRAP, REMOTE_SECRETS
 from meshgen.render.common import ISTIO_NAMESPACE, metadata, obj
 from meshgen.spec.models import Mesh, SecretStoreRef
 
 FILE = "secrets.yaml"
+REMOTE_SECRETS_FILE = "remote-secrets.yaml"
 EXTERNAL_SECRETS = "external-secrets.io/v1"
 CA_KEYS = ("ca-cert.pem", "ca-key.pem", "cert-chain.pem")
 MESH_ROOT_KEY = "mesh-root"
@@ -30,9 +36,10 @@ CLUSTER_ANNOTATION = "networking.istio.io/cluster"
 def render(model: FleetModel) -> list[Resource]:
     resources = []
     for name in model.primary_names():
-        path, origin = bundle_path(name, FILE), model.origin("clusters", name)
-        resources.append(Resource(path, cacerts(model, name), origin))
+        origin = model.origin("clusters", name)
+        resources.append(Resource(bundle_path(name, FILE, BOOTSTRAP), cacerts(model, name), origin))
         mesh = model.clusters[name].mesh
+        path = bundle_path(name, REMOTE_SECRETS_FILE, REMOTE_SECRETS)
         for other in model.mesh_clusters(mesh):
             if other.name != name:
                 resources.append(Resource(path, remote_secret(model, other.name), origin))
@@ -93,6 +100,15 @@ def _lookup(key: str) -> str:
 # --- remote secrets ---------------------------------------------------------------------------
 
 
+def remote_ref(mesh: Mesh, cluster: str) -> dict:
+    """The kubeconfig's place in the store. With a property, a key/value store (Vault KV) yields the
+    kubeconfig text; without, the whole value, which istiod's ``clientcmd.Load`` must be able to read."""
+    ref = {"key": store_path(mesh.remoteSecretPath, mesh.name, cluster)}
+    if mesh.remoteSecretProperty:
+        ref["property"] = mesh.remoteSecretProperty
+    return ref
+
+
 def remote_secret(model: FleetModel, cluster: str) -> dict:
     """The kubeconfig of ``cluster`` for the istiod of another cluster of its mesh."""
     mesh = model.mesh_of(cluster)
@@ -104,6 +120,6 @@ def remote_secret(model: FleetModel, cluster: str) -> dict:
     spec = {
         "secretStoreRef": store_ref(mesh.secretStore),
         "target": {"name": name, "template": template},
-        "data": [{"secretKey": cluster, "remoteRef": {"key": store_path(mesh.remoteSecretPath, mesh.name, cluster)}}],
+        "data": [{"secretKey": cluster, "remoteRef": remote_ref(mesh, cluster)}],
     }
     return obj(EXTERNAL_SECRETS, "ExternalSecret", metadata(name, ISTIO_NAMESPACE), spec=spec)

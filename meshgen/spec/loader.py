@@ -49,7 +49,9 @@ def load(data: bytes, file: str) -> Loaded:
         return Loaded(None, positions, [found])
     diagnostics = find_secret_material(tree, positions)
     fleet, schema_errors = _validate(tree, positions)
-    diagnostics += schema_errors
+    secret_spans = {d.span for d in diagnostics}
+    # a value refused as secret material is not also quoted back by a schema message
+    diagnostics += [d for d in schema_errors if d.code != "E103" or d.span not in secret_spans]
     if any(d.is_error for d in diagnostics):
         fleet = None
     return Loaded(fleet, positions, diagnostics)

@@ -9,14 +9,14 @@ import pytest
 from meshgen.conformance import (
     KubeconformNotFound, SCHEMA_DIR, lint_tree, run_kubeconform, validate_object, validate_resources, validate_values,
 )
-from meshgen.conformance.lint import kubeconform_command
+from meshgen.conformance.lint import kubeconform_commands
 from meshgen.diagnostics import Severity, Span
 from meshgen.render.resource import Resource
 from tests.conformance.conftest import GATEWAY, NAMESPACE, SERVICE_ENTRY
 
 
 def test_schemas_come_from_the_repo():
-    assert SCHEMA_DIR.name == "schema" and (SCHEMA_DIR / "kubernetes" / "serviceentry-networking-v1.json").is_file()
+    assert SCHEMA_DIR.name == "schema" and (SCHEMA_DIR / "istio" / "1.28" / "serviceentry-networking-v1.json").is_file()
     assert "/work/shared" not in str(SCHEMA_DIR)
 
 
@@ -105,10 +105,12 @@ def test_lint_tree(tmp_path):
 
 def test_kubeconform_command_and_missing_binary(tmp_path, monkeypatch):
     _write_tree(tmp_path)
-    command = kubeconform_command(tmp_path, SCHEMA_DIR)
-    assert command[:5] == ["kubeconform", "-strict", "-summary", "-schema-location",
-                           str(SCHEMA_DIR / "kubernetes") + "/{{ .ResourceKind }}{{ .KindSuffix }}.json"]
-    assert [c.rsplit("/", 1)[-1] for c in command[5:]] == ["networking.yaml", "apps.yaml"]
+    (command,) = kubeconform_commands(tmp_path, SCHEMA_DIR)  # one Istio release in the tree: one run
+    template = "/{{ .ResourceKind }}{{ .KindSuffix }}.json"
+    assert command[:7] == ["kubeconform", "-strict", "-summary",
+                           "-schema-location", str(SCHEMA_DIR / "istio" / "1.28") + template,
+                           "-schema-location", str(SCHEMA_DIR / "kubernetes") + template]
+    assert [c.rsplit("/", 1)[-1] for c in command[7:]] == ["networking.yaml", "apps.yaml"]
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(KubeconformNotFound, match="not on PATH"):
         run_kubeconform(tmp_path, SCHEMA_DIR)
@@ -142,3 +144,21 @@ def test_validate_resources_shared_body_is_reported_per_resource():
     assert Span("clusters/east/helm/eastwest-gateway-values.yaml") in per_file
     assert Span("clusters/west/helm/eastwest-gateway-values.yaml") in per_file
     assert Span("clusters/east/helm/istiod-values.yaml") not in per_file
+
+
+def test_each_bundle_is_linted_against_its_own_istio_release(tmp_path):
+    """A field of a newer release (AuthorizationPolicy `source.trustDomains`, 1.30 only) is an error in
+    a 1.24 bundle and fine in a 1.30 one; kubeconform runs once per release with that release's schemas."""
+    policy = ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  namespace: a\n"
+              "spec:\n  action: ALLOW\n  rules:\n    - from:\n        - source:\n            trustDomains: [x.example]\n")
+    for cluster, version in (("old", "1.24"), ("new", "1.30.3")):
+        folder = tmp_path / "clusters" / cluster / "mesh"
+        folder.mkdir(parents=True)
+        (folder / "security.yaml").write_text(policy)
+        (tmp_path / "clusters" / cluster / "kustomization.yaml").write_text(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nmetadata:\n  name: x\n  annotations:\n"
+            f"    meshgen.dev/istio-version: '{version}'\nresources: [mesh]\n")
+    found = {(d.span.file, d.message.split(": ", 2)[-1]) for d in lint_tree(tmp_path)}
+    assert found == {("clusters/old/mesh/security.yaml", 'unknown field "trustDomains" [schema]')}
+    commands = kubeconform_commands(tmp_path, SCHEMA_DIR)
+    assert [c[4].split("/istio/")[1].split("/")[0] for c in commands] == ["1.24", "1.30"]

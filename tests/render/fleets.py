@@ -74,14 +74,16 @@ meshes:
     trustBundles: [{mesh: a, store: {name: istio-store}, certificatePath: pki/a}]
 clusters:
   - {name: a-1, network: net-a, mesh: a, locality: {region: r1}, podCIDRs: [10.1.0.0/16],
-     serviceCIDRs: [10.101.0.0/20], gateways: [{address: 203.0.113.1}]}
+     serviceCIDRs: [10.101.0.0/20], federationGateways: [{address: 203.0.113.1}]}
   - {name: b-1, network: net-b, mesh: b, locality: {region: r2}, podCIDRs: [10.1.0.0/16],
-     serviceCIDRs: [10.101.0.0/20], gateways: [{address: 203.0.113.2, port: 443}]}
+     serviceCIDRs: [10.101.0.0/20], federationGateways: [{address: 203.0.113.2, port: 443}]}
 services:
   - name: api
     namespace: shop
+    serviceAccounts: [api]
     ports: [{name: http, number: 8080, protocol: HTTP}]
     instances: [{cluster: a-1}]
+    callers: [{namespace: shop}]
 exports:
   - {service: shop/api, mesh: a, to: [{mesh: b}], address: 240.10.0.5}
 """

@@ -19,7 +19,7 @@ clusters:
 """
 
 
-def test_cross_network_gateway_lists_every_mesh_service_sorted():
+def test_cross_network_gateway_lists_explicit_hosts_sorted():
     resources = gateways.render(model_from_yaml(TWO_MESHES))
     gateway = by_name(resources, "east-1", "Gateway")["cross-network-gateway"]
     assert gateway["metadata"]["namespace"] == "istio-system"
@@ -35,18 +35,24 @@ def test_cross_network_gateway_lists_every_mesh_service_sorted():
     ]
 
 
-def test_cross_network_gateway_on_every_primary_of_a_multi_network_mesh_only():
+def test_each_primary_lists_only_hosts_with_instances_behind_its_gateways():
+    """A primary's Gateway configures the gateways of itself and its remotes: east-1's gateway also fronts
+    east-2 (same network, no gateway of its own); west-1's fronts itself and its remote west-2."""
     resources = gateways.render(model_from_yaml(TWO_MESHES))
-    for primary in ("east-1", "east-2", "west-1"):
-        assert "cross-network-gateway" in by_name(resources, primary, "Gateway")
+    hosts = {primary: by_name(resources, primary, "Gateway").get("cross-network-gateway")
+             for primary in ("east-1", "east-2", "west-1")}
+    assert hosts["east-2"] is None  # no gateway of its own: nothing to configure there
+    assert hosts["east-1"]["spec"]["servers"][0]["hosts"] == [
+        "cart.shop.svc.cluster.local", "ledger.payments.svc.cluster.local", "probe.lab-tools.svc.cluster.local",
+        "web.shop.svc.cluster.local"]
+    assert hosts["west-1"]["spec"]["servers"][0]["hosts"] == ["cart.shop.svc.cluster.local", "web.shop.svc.cluster.local"]
     assert bodies(resources, "west-2") == []  # remote: its primary's config covers it
     assert bodies(resources, "lab-1") == []  # single-network mesh, no remotes
 
 
-def test_mesh_without_services_falls_back_to_star_local():
-    resources = gateways.render(model_from_yaml(NO_SERVICES))
-    gateway = by_name(resources, "c1", "Gateway")["cross-network-gateway"]
-    assert gateway["spec"]["servers"][0]["hosts"] == ["*.local"]
+def test_mesh_without_services_lists_nothing():
+    """Nothing invented: with no declared service there is no host to pass through."""
+    assert gateways.render(model_from_yaml(NO_SERVICES)) == []
 
 
 def test_istiod_exposure_only_on_a_primary_serving_remotes():
@@ -70,6 +76,16 @@ def test_istiod_virtual_service_routes_both_ports_to_istiod():
         15012: {"host": "istiod.istio-system.svc.cluster.local", "port": {"number": 15012}},
         15017: {"host": "istiod.istio-system.svc.cluster.local", "port": {"number": 443}},
     }
+
+
+def test_revisioned_istiod_is_exposed_under_its_revision_names():
+    spec = TWO_MESHES.replace("{name: west-1, network: net-b, mesh: prod,", "{name: west-1, network: net-b, mesh: prod, revision: canary,")
+    vs = by_name(gateways.render(model_from_yaml(spec)), "west-1", "VirtualService")["istiod-vs-canary"]
+    for route in vs["spec"]["tls"]:
+        assert route["match"][0]["sniHosts"] == [
+            "istiod-canary.istio-system.svc", "istiod-canary.istio-system.svc.cluster.local",
+            "gw.west-1.example"]  # the API server calls the webhook by the gateway's name (injectionURL)
+        assert route["route"][0]["destination"]["host"] == "istiod-canary.istio-system.svc.cluster.local"
 
 
 def test_gateway_objects_pass_conformance():

@@ -1,4 +1,4 @@
-"""secrets.yaml: cacerts and remote secrets as ExternalSecrets, never key material."""
+"""bootstrap/secrets.yaml (cacerts) and remote-secrets/remote-secrets.yaml: ExternalSecrets, never key material."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def test_only_external_secrets_on_primaries():
     assert {r.kind for r in resources} == {"ExternalSecret"}
     assert bodies(resources, "west-2") == []
     for resource in resources:
-        assert resource.path.endswith("/secrets.yaml")
+        expected = "/bootstrap/secrets.yaml" if resource.name == "cacerts" else "/remote-secrets/remote-secrets.yaml"
+        assert resource.path.endswith(expected)
         assert validate_object(resource.body) == [], resource.describe()
 
 
@@ -35,8 +36,21 @@ def test_remote_secret_is_named_labelled_and_keyed_like_istioctl():
         "labels": {"istio/multiCluster": "true"},
         "annotations": {"networking.istio.io/cluster": "west-2"},
     }
-    assert secret["spec"]["data"] == [{"secretKey": "west-2", "remoteRef": {"key": "istio/prod/west-2/kubeconfig"}}]
+    assert secret["spec"]["data"] == [{"secretKey": "west-2",
+                                       "remoteRef": {"key": "istio/prod/west-2/kubeconfig", "property": "kubeconfig"}}]
     assert secret["spec"]["secretStoreRef"] == {"name": "vault-istio", "kind": "ClusterSecretStore"}
+
+
+def test_remote_secret_reads_the_kubeconfig_property_not_the_whole_entry():
+    """C1: without a property, external-secrets returns a key/value entry (Vault KV) as a JSON map,
+    which istiod cannot load as a kubeconfig; a store of plain strings opts out with null."""
+    spec = TWO_MESHES.replace("    secretStore: {name: vault-istio}\n  - name: lab", "    secretStore: {name: vault-istio}\n"
+                              "    remoteSecretProperty: config\n  - name: lab")
+    secret = by_name(trust.render(model_from_yaml(spec)), "west-1", "ExternalSecret")["istio-remote-secret-west-2"]
+    assert secret["spec"]["data"][0]["remoteRef"] == {"key": "istio/prod/west-2/kubeconfig", "property": "config"}
+    plain = spec.replace("remoteSecretProperty: config", "remoteSecretProperty: null")
+    secret = by_name(trust.render(model_from_yaml(plain)), "west-1", "ExternalSecret")["istio-remote-secret-west-2"]
+    assert secret["spec"]["data"][0]["remoteRef"] == {"key": "istio/prod/west-2/kubeconfig"}
 
 
 def test_cacerts_fetches_the_clusters_intermediate():
