@@ -94,6 +94,7 @@ class GlobalNameNode:
 class FleetModel:
     fleet: Fleet
     origins: dict[tuple, Span] = field(default_factory=dict)
+    positions: object = None  # the spec's Positions, for key paths outside the named lists
     addresses: dict[str, str] = field(default_factory=dict)  # imported host -> address, from the allocator
     exports: list[ExportNode] = field(default_factory=list)  # sorted by host, set by resolve
     global_names: list[GlobalNameNode] = field(default_factory=list)  # sorted by host, set by resolve
@@ -117,6 +118,12 @@ class FleetModel:
         return {(s.namespace, s.name): s for s in sorted(self.fleet.services, key=lambda s: (s.namespace, s.name))}
 
     def origin(self, *path) -> Span:
+        """Where the spec says it: by named-list key (``("clusters", "east-1")``) or by raw key path
+        (``("settings", "gitops", "path")``), falling back to the nearest parent."""
+        if path in self.origins:
+            return self.origins[path]
+        if self.positions is not None and not any(path[:n] in self.origins for n in range(1, len(path))):
+            return self.positions.span(path)
         while path not in self.origins and path:
             path = path[:-1]
         return self.origins.get(path, Span("<spec>"))

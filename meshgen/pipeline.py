@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 import gc
+import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from meshgen.addresses import LOCK_NAME, allocate_fleet, check_limits, format_lock
 from meshgen.checks import run_checks
-from meshgen.diagnostics import Diagnostic, MeshgenError, Span, raise_if_errors
+from meshgen.diagnostics import Diagnostic, MeshgenError, Severity, Span, raise_if_errors
 from meshgen.model import FleetModel
 from meshgen.resolve import resolve
 from meshgen.spec.loader import Loaded, load
@@ -105,6 +107,7 @@ def _build(options: Options) -> Build:
     from meshgen.render import render
 
     model, lock_text, diagnostics = checked_model(options)
+    diagnostics += placement_warnings(model, options.out)
     resources = render(model)
     if options.validate_output:
         from meshgen.conformance import validate_resources
@@ -112,6 +115,38 @@ def _build(options: Options) -> Build:
         diagnostics += validate_resources(resources, release_of(model))
         raise_if_errors(diagnostics)
     return Build(model, emit(resources), diagnostics, lock_text)
+
+
+PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org", "example", "test", "invalid", "localhost")
+
+
+def placement_warnings(model: FleetModel, out: Path) -> list[Diagnostic]:
+    """W209: ``settings.gitops.path`` is not where ``out`` sits in its Git repository, so the controllers
+    would read an empty folder; W210: the repository URL is a placeholder (RFC 2606 names)."""
+    gitops = model.fleet.settings.gitops
+    found = []
+    inside = _repo_path(Path(out))
+    if inside is not None and posixpath.normpath(gitops.path.strip() or ".") != inside:
+        found.append(Diagnostic("W209", f"settings.gitops.path is '{gitops.path}' but the output folder is "
+                                        f"'{inside}' in its Git repository: Argo CD and Flux would read the wrong folder",
+                                model.origin("settings", "gitops", "path"), Severity.WARNING,
+                                hint=f"set `path: {inside}`, or render into `{gitops.path}`"))
+    host = urlsplit(gitops.repoURL).hostname or gitops.repoURL.split("@")[-1].split(":")[0]
+    if any(host == d or host.endswith("." + d) for d in PLACEHOLDER_DOMAINS):
+        found.append(Diagnostic("W210", f"settings.gitops.repoURL '{gitops.repoURL}' is a placeholder: the GitOps "
+                                        "objects point at a repository that does not exist",
+                                model.origin("settings", "gitops", "repoURL"), Severity.WARNING,
+                                hint="set it to the repository Argo CD or Flux reads"))
+    return found
+
+
+def _repo_path(out: Path) -> str | None:
+    """``out`` relative to the top of the Git work tree holding it (``.`` for the top), or None."""
+    folder = out.absolute()
+    for top in (folder, *folder.parents):
+        if (top / ".git").exists():
+            return posixpath.normpath(folder.relative_to(top).as_posix())
+    return None
 
 
 def release_of(model: FleetModel):

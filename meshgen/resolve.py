@@ -14,7 +14,7 @@ _NAMED_LISTS = ("networks", "rootsOfTrust", "meshes", "clusters", "services", "g
 
 def resolve(fleet: Fleet, positions: Positions, addresses: dict[str, str] | None = None) -> FleetModel:
     """Build the model. ``addresses`` (imported host -> IP) comes from the address allocator."""
-    model = FleetModel(fleet, origins=_origins(fleet, positions), addresses=dict(addresses or {}))
+    model = FleetModel(fleet, origins=_origins(fleet, positions), positions=positions, addresses=dict(addresses or {}))
     exports = [resolve_export(model, i, e) for i, e in enumerate(fleet.exports)]
     model.exports = sorted(exports, key=lambda node: node.host)
     names = [resolve_global_name(model, i, g) for i, g in enumerate(fleet.globalNames)]

@@ -437,3 +437,90 @@ def test_unit_fleet_edges_are_trusted_both_ways(tmp_path):
         (values,) = tree[f"clusters/{cluster}/helm/istiod-values.yaml"]
         assert values["meshConfig"]["caCertificates"] == [{"trustDomains": [peer_domain]}]
         assert (peer_root, "root-cert.pem") in cacerts_keys(tree[f"clusters/{cluster}/bootstrap/secrets.yaml"])
+
+
+# --- the boundary, for every golden fleet: peers pass through exactly the exported hosts ---------------
+
+BOUNDARY_SPECS = [p.parent.name for p in sorted(GOLDEN.glob("*/fleet.yaml"))] + ["example"]
+
+
+def boundary_tree(case: str) -> tuple[object, dict[str, list]]:
+    spec = GOLDEN.parent.parent / "fleet.example.yaml" if case == "example" else GOLDEN / case / "fleet.yaml"
+    built = build(Options(spec=spec))
+    return built.model, {path: [d for d in YAML(typ="safe").load_all(data.decode()) if d]
+                         for path, data in built.tree.items() if path.endswith(".yaml")}
+
+
+@pytest.mark.parametrize("case", BOUNDARY_SPECS)
+def test_peers_are_given_only_federation_gateways_which_pass_only_exported_hosts(case):
+    """F2: what a peer is given (import endpoints) are federation gateway addresses, never an east-west
+    gateway's; the Gateways selecting federation gateways list exactly the exporting mesh's exported
+    hosts; no Gateway selecting east-west gateways lists an exported name."""
+    model, tree = boundary_tree(case)
+    federation_addresses = {g.address for c in model.clusters.values() for g in c.federationGateways}
+    east_west_addresses = {g.address for c in model.clusters.values() for g in c.gateways}
+    for path, docs in tree.items():
+        for doc in docs:
+            if doc.get("kind") == "ServiceEntry" and "federation-imports" in path:
+                addresses = {e["address"] for e in doc["spec"]["endpoints"]}
+                assert addresses <= federation_addresses and not addresses & (east_west_addresses - federation_addresses)
+            if doc.get("kind") != "Gateway":
+                continue
+            hosts = {h for server in doc["spec"]["servers"] for h in server["hosts"]}
+            mesh = model.mesh_of(path.split("/")[1]).name
+            if doc["spec"]["selector"] == {"istio": "federationgateway"}:
+                assert hosts == {e.host for e in model.exports_of(mesh)}, path
+            else:
+                assert not hosts & {e.host for e in model.exports}, path
+
+
+@pytest.mark.parametrize("case", BOUNDARY_SPECS)
+def test_exporter_service_entries_are_invisible_to_sidecars(case):
+    """F4, for every golden fleet: an exporter-side entry is exported to the gateways' namespace only."""
+    _, tree = boundary_tree(case)
+    for path, docs in tree.items():
+        if "federation-exports" in path:
+            for doc in docs:
+                if doc["kind"] in ("ServiceEntry", "DestinationRule"):
+                    assert doc["spec"]["exportTo"] == ["istio-system"], (path, doc["metadata"]["name"])
+
+
+@pytest.mark.parametrize("case", BOUNDARY_SPECS)
+def test_principals_are_in_forms_istiod_keeps_as_written(case):
+    """S2: istiod rewrites only five-part principals (td/ns/x/sa/y) against the trust-domain bundle; a
+    namespace wildcard (td/ns/x/*, four parts) or td/* is kept as written, with no log
+    (trustdomain/bundle.go isTrustDomainBeingEnforced, 1.24-1.30). meshgen writes exactly these forms."""
+    _, tree = boundary_tree(case)
+    for docs in tree.values():
+        for doc in docs:
+            if doc.get("kind") != "AuthorizationPolicy":
+                continue
+            for rule in doc["spec"]["rules"]:
+                for source in rule.get("from", []):
+                    for principal in [*source["source"].get("principals", []), *source["source"].get("notPrincipals", [])]:
+                        parts = principal.split("/")
+                        exact = len(parts) == 5 and parts[1] == "ns" and parts[3] == "sa" and "*" not in principal
+                        namespace = len(parts) == 4 and parts[1] == "ns" and parts[3] == "*"
+                        domain = len(parts) == 2 and parts[1] == "*"
+                        assert exact or namespace or domain, principal
+
+
+GOLDEN_CASES = [p.parent.name for p in sorted(GOLDEN.glob("*/fleet.yaml"))]
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_no_output_value_is_invented(case):
+    """Issue 13: every locality and endpoint address in the output comes from the spec, and no
+    Gateway lists a wildcard host meshgen made up (the old `*.local` fallback, `locality: unspecified`)."""
+    model, tree = boundary_tree(case)
+    localities = {model.locality(c) for c in model.clusters} - {None}
+    addresses = {g.address for c in model.clusters.values() for g in [*c.gateways, *c.federationGateways]}
+    for path, docs in tree.items():
+        for doc in docs:
+            text = repr(doc)
+            assert "unspecified" not in text and "'*.local'" not in text, path
+            if doc.get("kind") == "ServiceEntry":
+                for endpoint in doc["spec"].get("endpoints", []):
+                    assert endpoint["address"] in addresses, path
+                    if "locality" in endpoint:
+                        assert endpoint["locality"] in localities, path

@@ -243,3 +243,23 @@ def test_not_listed_in_any_cluster_kustomization():
     for path, data in emit(render(model_of())).items():
         if path.startswith("clusters/") and path.endswith("/kustomization.yaml"):
             assert b"gitops" not in data, path
+
+
+def test_render_warns_when_the_gitops_path_is_not_where_out_is(tmp_path):
+    """m1: the ApplicationSet and Flux paths come from settings.gitops.path; rendering elsewhere in the
+    repository would leave the controllers reading an empty folder."""
+    import subprocess
+
+    from meshgen.pipeline import placement_warnings
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    model = model_of()
+    assert [d.code for d in placement_warnings(model, tmp_path / "out")] == ["W210"]  # the example's placeholder URL
+    found = placement_warnings(model, tmp_path / "deploy" / "mesh")
+    assert [d.code for d in found] == ["W209", "W210"]
+    assert "'deploy/mesh' in its Git repository" in found[0].message
+    lines = EXAMPLE.read_text().splitlines()
+    assert found[0].span.line == next(n for n, line in enumerate(lines, 1) if line.strip() == "path: out")
+    assert found[1].span.line == next(n for n, line in enumerate(lines, 1) if line.strip().startswith("repoURL:"))
+    outside = placement_warnings(model, Path("/nonexistent-meshgen-test/out"))
+    assert [d.code for d in outside] == ["W210"]  # no repository: nothing to compare

@@ -1,0 +1,72 @@
+"""What a render takes away: the objects that disappear from each bundle between the tree on disk and
+the tree a render writes. Pure: it reads the bytes a writer plan already holds.
+
+GitOps controllers prune what disappears from the folder they sync (Argo CD's ``prune``, Flux's
+``prune: true``), so the person committing a render must see it before it lands: ``render`` lists these
+before writing. Namespaces are listed too, marked as kept: meshgen annotates every Namespace so that
+neither controller deletes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+KEEP_ANNOTATIONS = {"argocd.argoproj.io/sync-options": "Prune=false", "kustomize.toolkit.fluxcd.io/prune": "disabled"}
+
+
+@dataclass(frozen=True, order=True)
+class Removed:
+    """An object that leaves a folder a controller syncs (``clusters/<cluster>`` or ``gitops``)."""
+
+    folder: str
+    kind: str
+    namespace: str
+    name: str
+    kept: bool  # annotated so that neither controller prunes it
+
+    def describe(self) -> str:
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        note = " (kept: the controllers do not prune it)" if self.kept else ""
+        return f"{self.folder}: {self.kind} {where}{note}"
+
+
+def removed_objects(old: dict[str, bytes | None], new: dict[str, bytes | None]) -> list[Removed]:
+    """Objects in the old bytes of changed files that no new bytes hold, per folder, sorted.
+
+    ``old`` and ``new`` map each changed path to its bytes before and after (None: absent); files that
+    do not change hold the same objects on both sides and need not be given."""
+    before, after = _objects(old), _objects(new)
+    return sorted(removed for key, removed in before.items() if key not in after)
+
+
+def _objects(files: dict[str, bytes | None]) -> dict[tuple, Removed]:
+    found = {}
+    for path, data in files.items():
+        folder = _folder(path)
+        if data is None or folder is None or not path.endswith(".yaml") or path.endswith("kustomization.yaml"):
+            continue
+        for doc in _documents(data):
+            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+            kept = all(annotations.get(k) == v for k, v in KEEP_ANNOTATIONS.items())
+            item = Removed(folder, str(doc.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")), kept)
+            found[(folder, str(doc.get("apiVersion", "")).rpartition("/")[0], item.kind, item.namespace, item.name)] = item
+    return found
+
+
+def _folder(path: str) -> str | None:
+    """``clusters/<cluster>`` for a bundle file (Helm values excepted), ``gitops`` for the wiring."""
+    parts = path.split("/")
+    if parts[0] == "clusters" and len(parts) > 2 and parts[2] != "helm":
+        return f"clusters/{parts[1]}"
+    return "gitops" if parts[0] == "gitops" else None
+
+
+def _documents(data: bytes) -> list[dict]:
+    try:
+        return [d for d in YAML(typ="safe", pure=True).load_all(data.decode("utf-8")) if isinstance(d, dict)]
+    except (YAMLError, UnicodeDecodeError):
+        return []  # a file meshgen cannot read back is not one it wrote: nothing to report
