@@ -5,7 +5,7 @@
 Shape (every mesh alike, names deterministic):
   * mesh ``mNN`` has its own root of trust, ``clusters-per-mesh`` clusters over ``networks-per-mesh``
     networks; the last ``remotes-per-mesh`` clusters are remotes of cluster 0, on its network;
-    every primary has one east-west gateway (a private address, so no W202);
+    every primary has one east-west and one federation gateway (private addresses, so no W202);
   * pod and service CIDRs are distinct across the fleet (pods from 10.0.0.0/8 in /20s, services
     from 172.16.0.0/12 in /24s), so no network sees an overlap;
   * ``services-per-mesh`` services in ``namespaces-per-mesh`` namespaces, each running in two
@@ -48,6 +48,9 @@ class Size:
 SIZES = {
     "default": Size(),
     "small": Size(meshes=4, clusters_per_mesh=3, services_per_mesh=12, exports_per_mesh=10, consumers=2),
+    # about 1,000 clusters in 50 meshes, 20,000 services, sparse exports (each to a few meshes)
+    "xl": Size(meshes=50, clusters_per_mesh=20, remotes_per_mesh=4, networks_per_mesh=4, namespaces_per_mesh=40,
+               services_per_mesh=400, exports_per_mesh=100, consumers=3, failovers_per_mesh=20),
 }
 
 
@@ -165,6 +168,7 @@ def _cluster(size: Size, m: int, c: int) -> dict:
         cluster["controlPlane"] = {"role": "remote", "primary": _cluster_name(m, 0)}
     else:
         cluster["gateways"] = [{"address": str(IPv4Address("192.168.0.1") + index)}]
+        cluster["federationGateways"] = [{"address": str(IPv4Address("10.255.0.1") + index)}]
     return cluster
 
 
@@ -180,7 +184,8 @@ def _service(size: Size, m: int, s: int) -> dict:
     instances = [{"cluster": _cluster_name(m, first), "count": 1 + s % 3}]
     if second != first:
         instances.append({"cluster": _cluster_name(m, second), "count": 2})
-    service = {"name": _service_name(s), "namespace": _namespace(size, m, s), "ports": ports, "instances": instances}
+    service = {"name": _service_name(s), "namespace": _namespace(size, m, s), "serviceAccounts": [_service_name(s)],
+               "ports": ports, "instances": instances}
     if s % 4 == 0:
         service["callers"] = [{"namespace": _namespace(size, m, s + 1), "serviceAccount": "client"}]
     return service
@@ -208,7 +213,9 @@ def _consumer(size: Size, p: int, k: int, s: int) -> dict:
 
 
 def _failover(size: Size, m: int, s: int) -> dict:
-    return {"service": f"{_namespace(size, m, s)}/{_service_name(s)}", "mesh": _mesh_name(m), "regions": ["region0", "region1", "region2"]}
+    """The regions of the two clusters the service runs in (``_service``), in order."""
+    regions = list(dict.fromkeys(f"region{c % size.clusters_per_mesh % 3}" for c in (s, s + 1)))
+    return {"service": f"{_namespace(size, m, s)}/{_service_name(s)}", "mesh": _mesh_name(m), "regions": regions}
 
 
 # --- command line ------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def renderers():
 
 def render(model: FleetModel) -> ResourceSet:
     from meshgen.render import gitops
-    from meshgen.render.bundles import kustomizations
+    from meshgen.render.bundles import bundle_files, kustomizations
     from meshgen.render.summary import readme
 
     resources = ResourceSet()
@@ -40,8 +40,9 @@ def render(model: FleetModel) -> ResourceSet:
         resources.extend(family(model))
     # post-render: the kustomizations list, the GitOps wiring installs, and out/README.md counts,
     # what the families produced
-    resources.extend(kustomizations(model, resources.values()))
-    resources.extend(gitops.render(model, resources.values()))
+    listed = bundle_files(resources.values())
+    resources.extend(kustomizations(model, listed))
+    resources.extend(gitops.render(model, listed))
     resources.add(readme(model, resources))
     return resources
 

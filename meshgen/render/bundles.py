@@ -31,13 +31,18 @@ PARTS = (BOOTSTRAP, MESH, REMOTE_SECRETS)  # in the order a cluster comes up
 ISTIO_VERSION_ANNOTATION = "meshgen.dev/istio-version"
 
 
-def kustomizations(model: FleetModel, resources) -> list[Resource]:
-    """One kustomization per bundle folder that holds manifests, and one per cluster over its folders."""
-    listed: dict[tuple[str, str], set[str]] = {}  # (cluster, part) -> file names
-    for resource in resources:
-        if resource.manifest and resource.path.startswith(CLUSTERS):
-            cluster, part, file = _split(resource.path)
+def bundle_files(resources) -> dict[tuple[str, str], set[str]]:
+    """(cluster, folder) -> the manifest files in it; read per distinct path, not per resource."""
+    listed: dict[tuple[str, str], set[str]] = {}
+    for path in {r.path for r in resources if r.manifest}:
+        if path.startswith(CLUSTERS):
+            cluster, part, file = _split(path)
             listed.setdefault((cluster, part), set()).add(file)
+    return listed
+
+
+def kustomizations(model: FleetModel, listed: dict[tuple[str, str], set[str]]) -> list[Resource]:
+    """One kustomization per bundle folder that holds manifests, and one per cluster over its folders."""
     out = []
     for (cluster, part), files in sorted(listed.items()):
         out.append(_kustomization(f"{CLUSTERS}{cluster}/{part}/{KUSTOMIZATION}", sorted(files), model, cluster))
@@ -48,10 +53,12 @@ def kustomizations(model: FleetModel, resources) -> list[Resource]:
     return out
 
 
-def parts_of(resources, cluster: str) -> list[str]:
-    """The bundle folders of a cluster that hold manifests, in order."""
-    found = {_split(r.path)[1] for r in resources if r.manifest and r.path.startswith(f"{CLUSTERS}{cluster}/")}
-    return [part for part in PARTS if part in found]
+def parts_by_cluster(listed: dict[tuple[str, str], set[str]]) -> dict[str, list[str]]:
+    """cluster -> the bundle folders that hold its manifests, in order."""
+    found: dict[str, set[str]] = {}
+    for cluster, part in listed:
+        found.setdefault(cluster, set()).add(part)
+    return {cluster: [part for part in PARTS if part in parts] for cluster, parts in found.items()}
 
 
 def _split(path: str) -> tuple[str, str, str]:

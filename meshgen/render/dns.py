@@ -39,7 +39,7 @@ keys, which a prune would delete.
 
 from __future__ import annotations
 
-import ipaddress
+from functools import lru_cache
 
 from meshgen.model import FleetModel
 from meshgen.render import bundle_path
@@ -87,13 +87,14 @@ def server_blocks(model: FleetModel, found: list[tuple[str, str]]) -> str:
     zones: dict[str, list[tuple[str, str]]] = {model.fleet.settings.exportSuffix.rstrip("."): []}
     for host, address in found:
         zones.setdefault(zone_of(model, host), []).append((host, address))
-    return "".join(_block(zone, zones[zone]) for zone in sorted(zones))
+    return "".join(_block(zone, tuple(zones[zone])) for zone in sorted(zones))
 
 
-def _block(zone: str, found: list[tuple[str, str]]) -> str:
+@lru_cache(maxsize=1024)  # clusters of a mesh mostly resolve the same names
+def _block(zone: str, found: tuple[tuple[str, str], ...]) -> str:
     lines = [f"{zone}:53 {{", "    errors", f"    cache {TTL}"]
     for host, address in found:
-        kind = "AAAA" if ipaddress.ip_address(address).version == 6 else "A"
+        kind = "AAAA" if ":" in address else "A"
         lines += [f"    template IN {kind} {{", f'        match "{_pattern(host)}"',
                   f'        answer "{{{{ .Name }}}} {TTL} IN {kind} {address}"', "    }"]
     if found:

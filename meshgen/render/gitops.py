@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 
 from meshgen.model import FleetModel
-from meshgen.render.bundles import BOOTSTRAP, MESH, REMOTE_SECRETS, parts_of
+from meshgen.render.bundles import BOOTSTRAP, MESH, REMOTE_SECRETS, parts_by_cluster
 from meshgen.render.common import ISTIO_NAMESPACE, MANAGED_BY, metadata, obj
 from meshgen.render.install import Release, chart_version, releases
 from meshgen.render.resource import Resource
@@ -87,13 +87,14 @@ class Step:
         return f"{self.cluster}-{self.release.name if self.release else self.part}"
 
 
-def render(model: FleetModel, resources) -> list[Resource]:
-    steps = {name: cluster_steps(model, name, resources) for name in model.clusters}
+def render(model: FleetModel, listed: dict[tuple[str, str], set[str]]) -> list[Resource]:
+    """``listed``: the bundle folders and their files (``render.bundles.bundle_files``)."""
+    parts = parts_by_cluster(listed)
+    steps = {name: cluster_steps(model, name, parts.get(name, [])) for name in model.clusters}
     return [*argocd_resources(model, steps), *flux_resources(model, steps)]
 
 
-def cluster_steps(model: FleetModel, cluster: str, resources) -> list[Step]:
-    parts = parts_of(resources, cluster)
+def cluster_steps(model: FleetModel, cluster: str, parts: list[str]) -> list[Step]:
     charts = releases(model, cluster)
     steps = [Step(cluster, 0, BOOTSTRAP)] if BOOTSTRAP in parts else []
     steps += [Step(cluster, 1 if r.chart == "base" else 2 if r.chart == "istiod" else 3, release=r) for r in charts]
