@@ -22,17 +22,21 @@ def known_localities(fleet: Fleet, meshes: set[str] | None = None) -> tuple[set[
     return regions, zones
 
 
-def service_meshes(fleet: Fleet, key: str) -> set[str]:
-    """Meshes a service (``namespace/name``) runs in."""
+def service_meshes(fleet: Fleet) -> dict[str, set[str]]:
+    """``namespace/name`` -> the meshes the service runs in."""
     mesh_of = {c.name: c.mesh for c in fleet.clusters}
-    return {mesh_of[inst.cluster] for s in fleet.services if f"{s.namespace}/{s.name}" == key for inst in s.instances}
+    found: dict[str, set[str]] = {}
+    for service in fleet.services:
+        found.setdefault(f"{service.namespace}/{service.name}", set()).update(mesh_of[i.cluster] for i in service.instances)
+    return found
 
 
 def failover_regions(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     """A failover entry names a mesh the service runs in, and regions its clusters there run in."""
     found = []
+    meshes_of = service_meshes(fleet)
     for i, entry in enumerate(fleet.failover):
-        meshes = service_meshes(fleet, entry.service)
+        meshes = meshes_of[entry.service]
         if entry.mesh is not None and entry.mesh not in meshes:
             found.append(Diagnostic("E208", f"failover of '{entry.service}' names mesh '{entry.mesh}', where the "
                                             f"service has no instances (it runs in {', '.join(sorted(meshes))})",
@@ -48,10 +52,13 @@ def failover_regions(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
 def distribute_localities(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     """Each locality of a `distribute` rule names a region (and zone) some cluster runs in; weights sum to 100."""
     found = []
+    meshes_of = service_meshes(fleet)
     for i, service in enumerate(fleet.services):
         policy = service.trafficPolicy
-        regions, zones = known_localities(fleet, service_meshes(fleet, f"{service.namespace}/{service.name}"))
-        for j, rule in enumerate(policy.distribute if policy else ()):
+        if not (policy and policy.distribute):
+            continue
+        regions, zones = known_localities(fleet, meshes_of[f"{service.namespace}/{service.name}"])
+        for j, rule in enumerate(policy.distribute):
             where = ("services", i, "trafficPolicy", "distribute", j)
             found += _locality(rule.from_, regions, zones, positions.span((*where, "from")))
             for target in rule.to:

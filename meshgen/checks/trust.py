@@ -56,9 +56,13 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                 found.append(_warn("W203", f"namespace '{namespace}' of mesh '{mesh.name}' accepts plain-text traffic "
                                            "(mTLS PERMISSIVE)", positions.span(("meshes", i, "namespaceMtls", namespace)),
                                    "use STRICT once every workload has a sidecar"))
+    members: dict[str, set[str]] = {}
+    for c in fleet.clusters:
+        members.setdefault(c.mesh, set()).add(c.name)
+    every = {c.name for c in fleet.clusters}
     for i, export in enumerate(fleet.exports):
-        outside = {c.name for c in fleet.clusters if c.mesh != export.mesh}
-        if outside and _open_clusters(fleet, export) >= outside:
+        outside = every - members.get(export.mesh, set())
+        if outside and _open_clusters(members, export) >= outside:
             found.append(_warn("W201", f"export of '{export.service}' reaches every workload of every other mesh",
                                positions.span(("exports", i)), "narrow consumers with `namespaces` or `serviceAccounts`"))
     for i, cluster in enumerate(fleet.clusters):
@@ -90,13 +94,14 @@ def shared_roots(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     return found
 
 
-def _open_clusters(fleet: Fleet, export) -> set[str]:
-    """Clusters every workload of which may call the export: consumers not narrowed to identities."""
+def _open_clusters(members: dict[str, set[str]], export) -> set[str]:
+    """Clusters every workload of which may call the export: consumers not narrowed to identities
+    (``members``: mesh -> its cluster names)."""
     found = set()
     for consumer in export.to:
         if consumer.namespaces or consumer.serviceAccounts:
             continue
-        found |= {c.name for c in fleet.clusters if c.mesh == consumer.mesh} if consumer.mesh else {consumer.cluster}
+        found |= members.get(consumer.mesh, set()) if consumer.mesh else {consumer.cluster}
     return found
 
 
