@@ -84,7 +84,7 @@ def names(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     E220 for a name longer than DNS allows."""
     first: dict[str, tuple] = {}
     found = []
-    for host, path, mesh in named_hosts(fleet):
+    for host, path, mesh in sorted(named_hosts(fleet), key=lambda named: positions.span(named[1]).line):
         where = positions.span(path)
         if len(host.rstrip(".")) > 253:
             found.append(Diagnostic("E220", f"name '{host[:40]}...' is {len(host)} characters long; a DNS name is at "
@@ -169,7 +169,7 @@ def dns_paths(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     outside the cluster domain (CoreDNS cannot answer inside it)."""
     meshes = {m.name: m for m in fleet.meshes}
     found = []
-    for host, path, mesh in named_hosts(fleet):
+    for host, path, mesh in sorted(named_hosts(fleet), key=lambda named: positions.span(named[1]).line):
         resolving = _resolving_meshes(fleet, path, mesh) - ({mesh} if path[0] == "exports" else set())
         for name in sorted(resolving):
             dns = meshes[name].dns

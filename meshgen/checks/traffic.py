@@ -58,8 +58,15 @@ def distribute_localities(fleet: Fleet, positions: Positions) -> list[Diagnostic
         if not (policy and policy.distribute):
             continue
         regions, zones = known_localities(fleet, meshes_of[f"{service.namespace}/{service.name}"])
+        seen: dict[str, int] = {}
         for j, rule in enumerate(policy.distribute):
             where = ("services", i, "trafficPolicy", "distribute", j)
+            if rule.from_ in seen:
+                found.append(Diagnostic("E217", f"`distribute` from '{rule.from_}' is already given at line "
+                                                f"{positions.span((*where[:-1], seen[rule.from_])).line}",
+                                        positions.span((*where, "from")),
+                                        hint="Istio takes one rule per source locality; merge the two `to` mappings"))
+            seen.setdefault(rule.from_, j)
             found += _locality(rule.from_, regions, zones, positions.span((*where, "from")))
             for target in rule.to:
                 found += _locality(target, regions, zones, positions.key_span((*where, "to", target)))

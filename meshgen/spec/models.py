@@ -51,6 +51,8 @@ def _dns_label(value: str) -> str:
 def _dns_name(value: str) -> str:
     if not _DNS_NAME.match(value.rstrip(".")):
         raise ValueError(f"{_shown(value)} is not a DNS name (dot-separated DNS-1123 labels, at most 253 characters)")
+    if any(len(label) > 63 for label in value.split(".")):
+        raise ValueError(f"{_shown(value)} is not a DNS name: a label is longer than 63 characters")
     if value.rstrip(".").rsplit(".", 1)[-1].isdigit():
         raise ValueError(f"{_shown(value)} is not a DNS name: its last label is all digits")
     return value
@@ -166,6 +168,12 @@ def _git_url(value: str) -> str:
     if not _GIT_URL.match(value):
         raise ValueError(f"{_shown(value)} is not a Git repository URL (https://host/path, ssh://host/path or "
                          "git@host:path)")
+    return value
+
+
+def _repo_path(value: str) -> str:
+    if value.startswith("/") or ".." in value.split("/"):
+        raise ValueError(f"{_shown(value)} is not a path inside the repository (no leading '/', no '..')")
     return value
 
 
@@ -538,7 +546,7 @@ class GitOps(Model):
         description="Git repository Argo CD and Flux read (`repoURL`, `GitRepository.spec.url`).")
     revision: str = Field("main", min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._/-]+$",
                           description="Branch, tag, `refs/...` or commit the controllers follow.")
-    path: str = Field("out", max_length=255, pattern=r"^[A-Za-z0-9._/-]*$",
+    path: Annotated[str, AfterValidator(_repo_path)] = Field("out", max_length=255, pattern=r"^[A-Za-z0-9._/-]*$",
                       description="Path of the output folder inside the repository.")
     secretRef: Name | None = Field(None, description="Flux: Secret (in `fluxNamespace`) with the repository's "
                                                      "credentials (`GitRepository.spec.secretRef`).")
