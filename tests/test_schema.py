@@ -7,10 +7,13 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from meshgen.cli import main
+from meshgen.emit import dump_yaml
+from meshgen.spec.loader import load
 from meshgen.spec.models import Fleet
 from meshgen.spec.schema import fleet_schema_bytes
 
@@ -18,6 +21,8 @@ ROOT = Path(__file__).parent.parent
 COMMITTED = ROOT / "schema" / "fleet.schema.json"
 EXAMPLE = ROOT / "fleet.example.yaml"
 SPECS = Path(__file__).parent / "specs"
+
+from mutants import mutants  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 def spec_data(path: Path):
@@ -81,3 +86,41 @@ def test_valid_specs_satisfy_the_json_schema(spec: Path, validator):
 def test_schema_rejects_shape_errors_too(name: str, validator):
     """Editors flag the shape errors meshgen reports as E101-E103 (DNS and CIDR syntax are meshgen's alone)."""
     assert list(validator.iter_errors(spec_data(SPECS / "broken" / f"{name}.yaml")))
+
+
+def described(schema: dict, where: str = "") -> list[str]:
+    """Every property (anywhere in the schema, $defs included) that has no description."""
+    missing = []
+    for name, prop in schema.get("properties", {}).items():
+        target = prop
+        if "$ref" in prop and "description" not in prop:
+            target = {}
+        if not (prop.get("description") or target.get("description")):
+            missing.append(f"{where}.{name}")
+    for name, definition in schema.get("$defs", {}).items():
+        missing += described(definition, name)
+    return missing
+
+
+def test_every_property_has_a_description():
+    """The schema is the field reference: an editor shows each property's description on hover."""
+    schema = json.loads(COMMITTED.read_text("utf-8"))
+    assert described(schema) == []
+
+
+def shape_errors(tree: dict) -> list[str]:
+    """meshgen's own refusals of the spec's shape and values (E1xx), before any cross-reference check."""
+    loaded = load(dump_yaml(tree).encode(), "fleet.yaml")
+    return [d.format() for d in loaded.diagnostics if d.is_error]
+
+
+@seed(20261203)
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(tree=mutants())
+def test_meshgen_and_its_schema_agree(tree, validator):
+    """What the JSON Schema refuses, meshgen refuses (no silent coercion of '8080' or yes); what meshgen
+    accepts, the schema accepts. meshgen alone also checks DNS names, CIDRs, durations and cross-field
+    rules the schema cannot state, so the other two directions are not required."""
+    schema_errors = [e.message for e in validator.iter_errors(tree)]
+    meshgen_errors = shape_errors(tree)
+    assert not (schema_errors and not meshgen_errors), f"the schema refuses what meshgen accepts: {schema_errors}"

@@ -299,7 +299,9 @@ class Mesh(Model):
                     "the whole value, for stores that keep a plain string (a key/value store such as Vault returns "
                     "a JSON map then, which istiod cannot read).",
     )
-    dns: MeshDNS = Field(MeshDNS(), description="How workloads resolve imported and global names.")
+    dns: MeshDNS = Field(MeshDNS(), description="How the mesh's workloads resolve imported and global names: "
+                                                "sidecar DNS proxying (istiod values) and/or CoreDNS forwarding "
+                                                "(`coredns-custom` in `bootstrap/`).")
     mtls: Literal["STRICT", "PERMISSIVE"] = Field("STRICT", description="Mesh-wide mutual TLS mode "
                                                                         "(PeerAuthentication `default` in istio-system).")
     namespaceMtls: dict[Name, Literal["STRICT", "PERMISSIVE"]] = Field(
@@ -600,7 +602,8 @@ class Fleet(Model):
     apiVersion: Literal["meshgen.dev/v1alpha1"] = Field(description="Always `meshgen.dev/v1alpha1`.")
     kind: Literal["Fleet"] = Field(description="Always `Fleet`.")
     metadata: Metadata = Field(description="The fleet's name.")
-    settings: Settings = Field(Settings(), description="Fleet-wide settings.")
+    settings: Settings = Field(Settings(), description="Fleet-wide settings: default Istio release, exported "
+                                                       "names' suffix, address range, GitOps repository, budgets.")
     networks: list[Network] = Field(min_length=1, description="Networks: sets of endpoints that reach each other.")
     rootsOfTrust: list[RootOfTrust] = Field(min_length=1, description="Root CAs, by store reference.")
     meshes: list[Mesh] = Field(min_length=1, description="Meshes of the fleet.")
