@@ -246,10 +246,11 @@ class RootOfTrust(Model):
     """A root CA, referenced by where its public certificate lives; never the key material."""
 
     name: Name = Field(description="Name that meshes refer to in `rootOfTrust`.")
-    store: SecretStoreRef = Field(description="Store holding the root certificate.")
+    store: SecretStoreRef = Field(description="ClusterSecretStore (external-secrets) holding the root certificate; the `ExternalSecret` in `bootstrap/` reads from it into `istio-system/cacerts`.")
     certificatePath: StorePath = Field(description="Store key holding the root's PEM certificate; fetched into "
                                                    "`root-cert.pem` of each cluster's `cacerts`.")
-    property: StoreProperty = Field("root-cert.pem", description="Property within the store key.")
+    property: StoreProperty = Field("root-cert.pem", description="Property of the store entry at `certificatePath` "
+                                    "that holds the PEM (the ExternalSecret's `remoteRef.property`).")
 
 
 class MeshDNS(Model):
@@ -268,11 +269,12 @@ class MeshDNS(Model):
 class TrustBundle(Model):
     """Trust for a federation peer with a different root: the peer's root certificate by reference."""
 
-    mesh: Name = Field(description="The peer mesh.")
+    mesh: Name = Field(description="The peer mesh whose root this mesh trusts (its trust domain goes into `caCertificates` of the istiod values).")
     store: SecretStoreRef = Field(description="Store holding the peer's root certificate.")
     certificatePath: StorePath = Field(description="Store key of the peer's root certificate; appended to "
                                                    "`root-cert.pem` of this mesh's `cacerts`.")
-    property: StoreProperty = Field("root-cert.pem", description="Property within the store key.")
+    property: StoreProperty = Field("root-cert.pem", description="Property of the store entry at `certificatePath` "
+                                    "that holds the PEM (the ExternalSecret's `remoteRef.property`).")
 
 
 class Mesh(Model):
@@ -281,7 +283,7 @@ class Mesh(Model):
     name: Name = Field(description="Mesh name: `global.meshID` in the istiod values.")
     trustDomain: DnsName = Field(description="SPIFFE trust domain of every workload in the mesh "
                                              "(`meshConfig.trustDomain`); unique among meshes that federate.")
-    rootOfTrust: Name = Field(description="Name of an entry in `rootsOfTrust`.")
+    rootOfTrust: Name = Field(description="Name of an entry in `rootsOfTrust`: the CA every cluster of the mesh mounts as `cacerts`.")
     secretStore: SecretStoreRef = Field(description="Where per-cluster CA and remote credentials are fetched from.")
     caPath: StorePath = Field(
         "istio/{mesh}/{cluster}/cacerts",
@@ -353,8 +355,8 @@ class Cluster(Model):
 
     name: Name = Field(description="Cluster name: the Istio cluster ID (`global.multiCluster.clusterName`), the "
                                    "folder `out/clusters/<name>/` and the Argo CD / Flux cluster name.")
-    network: Name = Field(description="Name of an entry in `networks`.")
-    mesh: Name = Field(description="Name of an entry in `meshes`.")
+    network: Name = Field(description="Name of an entry in `networks`: the `topology.istio.io/network` label of `istio-system`, `global.network` and the east-west gateway's network.")
+    mesh: Name = Field(description="Name of an entry in `meshes`: sets `meshID`, the trust domain and which clusters share endpoints.")
     locality: Locality | None = Field(None, description="Region and zone, when known; without it nothing "
                                                              "locality-based is rendered for this cluster.")
     controlPlane: ControlPlane = Field(ControlPlane(), description="Primary (runs istiod) or remote of a primary.")
@@ -381,7 +383,7 @@ class Cluster(Model):
                     "nothing else. Rendered as `istio-federationgateway` chart releases; imported endpoints in "
                     "consumer meshes point at them.",
     )
-    rootOfTrust: Name | None = Field(None, description="Must equal the mesh's root when given.")
+    rootOfTrust: Name | None = Field(None, description="Must equal the mesh's root when given (a cross-check; the mesh decides the CA).")
 
 
 # --- services -------------------------------------------------------------------------------
@@ -394,7 +396,8 @@ class ServicePort(Model):
 
     name: Name = Field(description="Port name (the ServiceEntry port name and endpoint port key).")
     number: Port = Field(description="Service port: in ServiceEntries, SNI names and routes.")
-    protocol: Protocol = Field("TCP", description="Istio protocol of the port.")
+    protocol: Protocol = Field("TCP", description="Istio protocol of the port (`ServiceEntry` port protocol), "
+                                                  "e.g. `HTTP`, `GRPC`, `TCP`.")
     targetPort: Port | None = Field(None, description="Port the workload listens on (defaults to `number`); "
                                                       "AuthorizationPolicies match it.")
 
@@ -402,7 +405,7 @@ class ServicePort(Model):
 class Instances(Model):
     """Where instances of a service run."""
 
-    cluster: Name = Field(description="Name of an entry in `clusters`.")
+    cluster: Name = Field(description="Name of an entry in `clusters` where instances of the service run; importers get an endpoint through that cluster's gateways.")
     count: int = Field(1, ge=1, le=100_000, description="Number of instances (pods) in that cluster.")
     weight: int | None = Field(None, ge=1, le=1_000_000, description="Explicit weight of this cluster's instances "
                                                                       "in gateway endpoint weights; defaults to `count`.")
@@ -464,7 +467,7 @@ class TrafficPolicy(Model):
                                                                         "fields not given.")
     distribute: list[Distribute] = Field(default_factory=list, description="Weighted locality distribution; never "
                                          "together with a `failover` entry of the same service.")
-    subsets: list[Subset] = Field(default_factory=list, description="Subsets by workload labels.")
+    subsets: list[Subset] = Field(default_factory=list, description="Named subsets by workload labels (`DestinationRule.spec.subsets`), e.g. `{name: v1, labels: {version: v1}}`.")
     retryBudget: RetryBudget | None = Field(None, description="Retry budget (needs Istio 1.27+ in every primary "
                                                               "that renders the service's rules).")
 
@@ -472,14 +475,14 @@ class TrafficPolicy(Model):
 class Service(Model):
     """A service: where its instances run, its ports, and who may call it."""
 
-    name: Name = Field(description="Kubernetes Service name.")
+    name: Name = Field(description="Kubernetes Service name; with `namespace` it forms the in-mesh host `<name>.<namespace>.svc.cluster.local` and the exported `<name>.<namespace>.<exportSuffix>`.")
     namespace: Name = Field(description="Kubernetes namespace; the same in every cluster it runs in.")
     serviceAccounts: list[Name] = Field(default_factory=list, description="Service accounts its pods run as: the "
                                         "SPIFFE identities consumers verify; defaults to the service name.")
     selector: dict[LabelKey, LabelValue] = Field(default_factory=dict, description="Workload labels; defaults to "
                                                  "`app: <name>`. Selects pods in AuthorizationPolicies and ServiceEntries.")
-    ports: list[ServicePort] = Field(min_length=1, description="Ports of the service.")
-    instances: list[Instances] = Field(min_length=1, description="Where its instances run.")
+    ports: list[ServicePort] = Field(min_length=1, description="Ports of the service, as importers' ServiceEntries and gateways carry them.")
+    instances: list[Instances] = Field(min_length=1, description="Clusters where its instances run (imported endpoints, locality of failover and distribute).")
     callers: list[Caller] = Field(default_factory=list, description="In-mesh callers allowed; when given (or when "
                                   "the service is exported), an ALLOW policy admits only them and the consumers.")
     trafficPolicy: TrafficPolicy | None = Field(None, description="Outlier detection, locality distribution and "
@@ -506,7 +509,7 @@ class Consumer(Model):
 
     mesh: Name | None = Field(None, description="Consuming mesh: the import is rendered in all its primaries.")
     cluster: Name | None = Field(None, description="Consuming cluster: the import is rendered in its primary.")
-    namespaces: list[Name] = Field(default_factory=list, description="Calling namespaces (all when empty).")
+    namespaces: list[Name] = Field(default_factory=list, description="Calling namespaces of the peer mesh allowed by the exporter's AuthorizationPolicy (all of the peer when empty).")
     serviceAccounts: list[ServiceAccountRef] = Field(
         default_factory=list,
         description="Calling identities as `namespace/serviceAccount`.",
@@ -523,7 +526,7 @@ class Export(Model):
     """A service offered by its mesh to other meshes, reached through federation gateways."""
 
     service: ServiceRef = Field(description="The exported service as `namespace/name`.")
-    mesh: Name = Field(description="The exporting mesh.")
+    mesh: Name = Field(description="The exporting mesh: its federation gateways serve the service to the consumers.")
     to: list[Consumer] = Field(min_length=1, description="Consumers: meshes or clusters of other meshes.")
     host: HostName | None = Field(None, description="Exported name; default `<name>.<namespace>.<exportSuffix>`.")
     address: IPAddress | None = Field(None, description="Pinned address of the imported host in consumers.")
@@ -537,7 +540,7 @@ class Failover(Model):
 
     service: ServiceRef = Field(description="The service as `namespace/name`.")
     mesh: Name | None = Field(None, description="Only in this mesh (every mesh the service runs in when absent).")
-    regions: list[Name] = Field(default_factory=list, description="Failover from each region to the next.")
+    regions: list[Name] = Field(default_factory=list, description="Ordered regions, e.g. `[us-east1, us-west1]`: each fails over to the next (`localityLbSetting.failover` of the service's DestinationRule).")
 
 
 class GitOps(Model):
