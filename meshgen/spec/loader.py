@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from meshgen.diagnostics import Diagnostic, Span, sort_diagnostics
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions, format_path
+from meshgen.spec.secrets import secret_free_form_key, secret_key, secret_kind
 from meshgen.spec.tree import Document, Limits, Refused, documents
 
 # Limits that stop attacks, not fleets. The 40-mesh benchmark fleet (200 clusters, 4,000 services,
@@ -195,54 +197,49 @@ def _check_shape(tree, positions: Positions) -> Diagnostic | None:
 
 # --- secret material -------------------------------------------------------------------------
 
-_SECRET_KEYS = {
-    "token", "password", "privatekey", "private-key", "private_key", "client-key-data",
-    "client-certificate-data", "certificate-authority-data", "ca-key.pem", "key.pem", "tls.key",
-    "secret", "bearertoken", "bearer-token", "apikey", "api-key", "kubeconfig", "pem",
-}
-_SECRET_VALUES = (  # (what it is, how it looks); the first match names it in the message
-    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")),
-    ("a PEM certificate", re.compile(r"-----BEGIN [A-Z0-9 ]*CERTIFICATE-----")),
-    ("a PEM block", re.compile(r"-----BEGIN [A-Z0-9 ]*(RSA|EC)")),
-    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")),  # service-account tokens
-    ("base64 key or certificate data", re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")),
-)
-
 
 def find_secret_material(tree, positions: Positions) -> list[Diagnostic]:
-    found = []
-    for path, key, value in _items(tree, ()):
-        if isinstance(key, str) and key.lower() in _SECRET_KEYS:
-            message = f"key '{format_path(path)}' names secret material; the spec holds references only"
-            found.append(_secret(message, positions.key_span(path)))
-        elif isinstance(value, str) and (what := _secret_kind(value.strip())):
-            message = f"value of '{format_path(path)}' looks like {what}; the spec holds references only"
-            found.append(_secret(message, positions.span(path)))
+    """E210 for every key or value that holds or names secret material (see ``spec.secrets``)."""
+    found: list[Diagnostic] = []
+    _scan(tree, (), Fleet, positions, found)
     return found
 
 
-def _names_secret(key) -> bool:
-    return isinstance(key, str) and key.lower() in _SECRET_KEYS
-
-
-def _secret_kind(text: str) -> str:
-    return next((what for what, pattern in _SECRET_VALUES if pattern.search(text)), "")
-
-
-def _secret(message: str, span: Span) -> Diagnostic:
-    hint = "keep it in the secret store and give its store path here, as `certificatePath` does"
-    return Diagnostic("E210", message, span, hint=hint)
-
-
-def _items(node, path):
+def _scan(node, path: tuple, model, positions: Positions, found: list[Diagnostic]) -> None:
+    """``model``: the spec model of ``node`` (a mapping's keys are free-form when it is None)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            yield (*path, key), key, value
-            yield from _items(value, (*path, key))
+            child = (*path, key)
+            _scan_key(key, child, model is None, positions, found)
+            _scan(value, child, _field_model(model, key) if model is not None else None, positions, found)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield (*path, i), None, value
-            yield from _items(value, (*path, i))
+            _scan(value, (*path, i), model, positions, found)
+    elif isinstance(node, str) and (what := secret_kind(node.strip())):
+        found.append(_secret(f"value of '{format_path(path)}' looks like {what}", positions.span(path), path))
+
+
+@functools.cache
+def _field_model(model, key):
+    """The spec model of ``model``'s field ``key`` (or of its items), None when free-form."""
+    field = model.model_fields.get(key) if isinstance(key, str) else None
+    return _inner_model(field.annotation) if field is not None else None
+
+
+def _scan_key(key, path: tuple, free_form: bool, positions: Positions, found: list[Diagnostic]) -> None:
+    if secret_key(key) or free_form and isinstance(key, str) and secret_free_form_key(key):
+        found.append(_secret(f"key '{format_path(path)}' names secret material", positions.key_span(path), path))
+    elif free_form and isinstance(key, str) and (what := secret_kind(key)):
+        found.append(_secret(f"key '{format_path(path)}' looks like {what}", positions.key_span(path), path))
+
+
+def _names_secret(key) -> bool:
+    return secret_key(key)
+
+
+def _secret(message: str, span: Span, path: tuple) -> Diagnostic:
+    hint = "keep it in the secret store and give its store path here, as `certificatePath` does"
+    return Diagnostic("E210", f"{message}; the spec holds references only", span, hint=hint, path=format_path(path))
 
 
 # --- schema ----------------------------------------------------------------------------------
