@@ -401,3 +401,13 @@ def test_alias_and_merge_keys_share_content_and_keep_positions():
     loaded = load(text.encode(), "f.yaml")
     assert loaded.positions.span(("use", "y")).line == 4
     assert loaded.positions.key_span(("use", "x")).line == 1  # where the anchor spells it
+
+
+def test_too_many_nodes_without_aliases_does_not_blame_aliases(monkeypatch):
+    import meshgen.spec.loader as loader
+    from meshgen.spec.tree import Limits
+
+    monkeypatch.setattr(loader, "LIMITS", Limits(depth=64, nodes=1000, ratio=10, floor=100))
+    (found,) = load(("x: [" + ", ".join(["0"] * 2000) + "]\n").encode(), FILE).diagnostics
+    assert found.code == "E004" and found.message == "spec has more than 1,000 nodes"
+    assert (found.span.line, found.span.col) == (1, 5 + 3 * 997)  # the 1,001st node: the 998th item

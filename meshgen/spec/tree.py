@@ -206,8 +206,14 @@ class _Builder:
             raise TooDeep(f"spec nests mappings and lists more than {self.limits.depth} levels deep", mark,
                           "a fleet spec nests about 8 levels; look for unbalanced brackets")
         if self.expanded > self.limits.nodes:
-            raise TooBig(f"spec has more than {self.limits.nodes:,} nodes once YAML aliases are expanded", mark,
-                         "no fleet is this large: remove the anchors/aliases that multiply content")
+            raise self.too_big(mark)
+
+    def too_big(self, mark) -> TooBig:
+        if self.expanded == self.written:
+            return TooBig(f"spec has more than {self.limits.nodes:,} nodes", mark,
+                          "no fleet is this large (200 clusters and 4,000 services take about 330,000): is this the right file?")
+        return TooBig(f"spec has more than {self.limits.nodes:,} nodes once YAML aliases are expanded", mark,
+                      "no fleet is this large: remove the anchors/aliases that multiply content")
 
     def place(self, mark) -> tuple:
         """The key path of the node about to be added to the top frame, its position recorded."""
