@@ -51,8 +51,8 @@ def test_open_consumer_is_every_workload_of_its_mesh():
 
 def test_markdown_is_the_default_and_lists_every_row():
     result = invoke("access", str(EXAMPLE))
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    assert result.exit_code == 0, result.stdout
+    lines = result.stdout.splitlines()
     assert lines[0] == ("| consumer mesh | consumer clusters | namespace | service account | exporting mesh "
                         "| host | service | port |")
     assert "| staging | staging-eu-1 | checkout | checkout | prod | ledger.payments.global | payments/ledger " \
@@ -63,7 +63,7 @@ def test_markdown_is_the_default_and_lists_every_row():
 def test_json_rows():
     result = invoke("access", str(EXAMPLE), "--format-out", "json")
     assert result.exit_code == 0
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     assert {(r["consumer_mesh"], r["namespace"], r["service_account"], r["host"], r["port"]) for r in rows} == {
         ("prod", "shop", "frontend", "search.catalog.global", 8080),
         ("prod", "shop", "cart", "ledger.payments.svc.cluster.local", 8443),
@@ -76,8 +76,8 @@ def test_diff_adding_one_consumer_prints_exactly_that_grant(tmp_path: Path):
     changed = spec_data(EXAMPLE.read_text())
     changed["exports"][0]["to"][0]["serviceAccounts"].append("checkout/refunds")
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base))
-    assert result.exit_code == 0, result.output
-    assert result.output == ("+ grant staging [staging-eu-1] checkout/refunds -> prod ledger.payments.global "
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == ("+ grant staging [staging-eu-1] checkout/refunds -> prod ledger.payments.global "
                              "(payments/ledger) port 8443/grpc\n")
 
 
@@ -86,8 +86,8 @@ def test_diff_of_a_multi_port_service_is_still_one_line_per_consumer(tmp_path: P
     changed = spec_data()
     changed["exports"][0]["to"].append({"cluster": "b-2", "serviceAccounts": ["batch/loader"]})
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base))
-    assert result.exit_code == 0, result.output
-    assert result.output == ("+ grant b [b-2] batch/loader -> a orders.api.global (api/orders) port 80/http, "
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == ("+ grant b [b-2] batch/loader -> a orders.api.global (api/orders) port 80/http, "
                              "9090/grpc\n")
 
 
@@ -96,11 +96,11 @@ def test_diff_prints_revokes_and_nothing_for_equal_specs(tmp_path: Path):
     changed = spec_data()
     changed["exports"][1]["to"][0]["namespaces"] = ["admin"]
     new, old = write(tmp_path, "new.yaml", changed), write(tmp_path, "base.yaml", base)
-    lines = invoke("access", new, "--diff", old).output.splitlines()
+    lines = invoke("access", new, "--diff", old).stdout.splitlines()
     assert lines == ["+ grant b [b-2] admin/* -> a pricing.api.global (api/pricing) port 5432/tcp",
                      "- revoke b [b-2] web/* -> a pricing.api.global (api/pricing) port 5432/tcp"]
     same = invoke("access", old, "--diff", old)
-    assert (same.exit_code, same.output) == (0, "")
+    assert (same.exit_code, same.stdout) == (0, "")
 
 
 def test_diff_json(tmp_path: Path):
@@ -109,7 +109,7 @@ def test_diff_json(tmp_path: Path):
     del changed["exports"][2]
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base),
                     "--format-out", "json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["grant"] == []
     assert [(r["host"], r["ports"]) for r in data["revoke"]] == [("shop.web.global", ["8080/http"])]
 
