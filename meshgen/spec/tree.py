@@ -96,18 +96,16 @@ def documents(events, positions: Positions, limits: Limits, resolver, constructo
     """Build the documents of the stream until ``stop_after`` non-empty ones; the first non-empty one
     records its positions into ``positions``, later ones are only located by their start."""
     found: list[Document] = []
-    builder = None
+    events = iter(events)
     for event in events:
-        if isinstance(event, DocumentStartEvent):
+        if type(event) is DocumentStartEvent:
             non_empty = sum(1 for d in found if not d.empty)
             if non_empty >= stop_after:
                 break
             builder = _Builder(positions if not non_empty else Positions(positions.file), limits, resolver, constructor)
-        elif builder is not None and not builder.done:
-            builder.feed(event)
-            if builder.done:
-                builder.check_expansion()
-                found.append(Document(builder.root, builder.root_mark, builder.empty))
+            builder.run(events)
+            builder.check_expansion()
+            found.append(Document(builder.root, builder.root_mark, builder.empty))
     return found
 
 
@@ -126,18 +124,24 @@ class _Builder:
         self.root = self.root_mark = None
         self.done = self.empty = False
 
-    def feed(self, event) -> None:
-        kind = type(event)
-        if kind is ScalarEvent:
-            self.scalar(event)
-        elif kind is MappingStartEvent:
-            self.open(event, {})
-        elif kind is SequenceStartEvent:
-            self.open(event, [])
-        elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            self.close()
-        elif kind is AliasEvent:
-            self.alias(event)
+    def run(self, events) -> None:
+        """Consume the events of one document, up to its root's end. The loader's hot loop: one
+        method call per node, dispatched on the event's exact type."""
+        scalar, start, close, alias = self.scalar, self.open, self.close, self.alias
+        for event in events:
+            kind = type(event)
+            if kind is ScalarEvent:
+                scalar(event)
+            elif kind is MappingStartEvent:
+                start(event, {})
+            elif kind is SequenceStartEvent:
+                start(event, [])
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                close()
+            elif kind is AliasEvent:
+                alias(event)
+            if self.done:
+                return
 
     def check_expansion(self) -> None:
         """The ratio test, once the document is complete: located at the largest alias use."""
@@ -222,7 +226,7 @@ class _Builder:
             self.positions.values[()] = (mark.line, mark.column)
             return ()
         frame = self.stack[-1]
-        if isinstance(frame.value, list):
+        if type(frame.value) is list:
             path = (*frame.path, len(frame.value))
         else:
             path = (*frame.path, frame.key)
@@ -238,8 +242,9 @@ class _Builder:
             return
         frame = self.stack[-1]
         frame.size += size
-        frame.height = max(frame.height, height + 1)
-        if isinstance(frame.value, list):
+        if height >= frame.height:
+            frame.height = height + 1
+        if type(frame.value) is list:
             if not placed:
                 self.place(mark)
             frame.value.append(value)
