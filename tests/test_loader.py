@@ -411,3 +411,8 @@ def test_too_many_nodes_without_aliases_does_not_blame_aliases(monkeypatch):
     (found,) = load(("x: [" + ", ".join(["0"] * 2000) + "]\n").encode(), FILE).diagnostics
     assert found.code == "E004" and found.message == "spec has more than 1,000 nodes"
     assert (found.span.line, found.span.col) == (1, 5 + 3 * 997)  # the 1,001st node: the 998th item
+
+
+def test_a_duplicate_key_names_its_path():
+    (found,) = load(edited(("    network: vpc\n", "    network: vpc\n    network: vpc\n")).encode(), FILE).diagnostics
+    assert (found.code, found.path) == ("E003", "clusters[0].network")

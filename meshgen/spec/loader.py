@@ -85,7 +85,8 @@ def _parse(text: str, file: str) -> tuple[object, Positions, Diagnostic | None]:
     try:
         found = _documents(text, positions)
     except Refused as exc:
-        return None, positions, Diagnostic(exc.code, exc.message, _span(file, exc.mark), hint=exc.hint)
+        return None, positions, Diagnostic(exc.code, exc.message, _span(file, exc.mark), hint=exc.hint,
+                                           path=format_path(exc.path))
     except MarkedYAMLError as exc:
         return None, positions, _marked("E002", "YAML syntax error", exc, file, "")
     except ReaderError as exc:

@@ -48,9 +48,9 @@ class Refused(Exception):
     code = "E008"
     hint = ""
 
-    def __init__(self, message: str, mark, hint: str = ""):
+    def __init__(self, message: str, mark, hint: str = "", path: tuple = ()):
         super().__init__(message)
-        self.message, self.mark = message, mark
+        self.message, self.mark, self.path = message, mark, path
         self.hint = hint or self.hint
 
 
@@ -267,7 +267,7 @@ class _Builder:
         elif frame.seen is None:
             frame.seen = {key}
         elif key in frame.seen:
-            raise DuplicateKey(f"duplicate key: key '{key}' appears twice in this mapping", mark)
+            raise DuplicateKey(f"duplicate key: key '{key}' appears twice in this mapping", mark, path=(*frame.path, key))
         else:
             frame.seen.add(key)
         frame.key, frame.key_mark = key, (mark.line, mark.column)
