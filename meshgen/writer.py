@@ -189,10 +189,6 @@ def _replan(tree: dict[str, bytes], root: Path) -> Plan:
 # --- the output folder ---------------------------------------------------------------------------
 
 
-class LockBusy(Exception):
-    pass
-
-
 @contextlib.contextmanager
 def output_lock(out_dir: Path, mode: Mode, timeout: float = 60.0,
                 on_wait: Callable[[], None] | None = None) -> Iterator[None]:
