@@ -94,8 +94,9 @@ def resolve_model(loaded: Loaded, addresses: dict[str, str] | None = None, lock:
     if addresses is None:
         addresses, _ = allocate_addresses(loaded, lock or default_lock(Path(loaded.positions.file)))
     model = resolve(loaded.fleet, loaded.positions, addresses)
-    for path in (("settings", "gitops"), ("metadata",), ()):  # cited by renderers; spans fall back to a parent
-        model.origins.setdefault(path, loaded.positions.span(path))
+    for path in (("settings", "gitops"), ("metadata",), ()):  # cited by renderers, and not named-list items
+        if model.origin(*path).file != loaded.positions.file:  # no origin: '<spec>', no line
+            model.origins[path] = loaded.positions.span(path)  # the nearest parent the spec spells
     return model
 
 

@@ -139,10 +139,15 @@ FIELDS = {"REPO": "settings.gitops.repoURL", "REVISION": "settings.gitops.revisi
           "PROPERTY": "rootsOfTrust[0].property", "SELECTOR": "services[0].selector.app"}
 
 
+ORDINARY_VALUES = {"REPO": "https://git.corp.internal/platform/fleet.git", "REVISION": "main", "PATH": "out",
+                   "DESCRIPTION": "the east VPC", "STOREPATH": "pki/root/ca", "PROPERTY": "root-cert.pem",
+                   "SELECTOR": "api"}
+
+
 def spec_with(field: str, value: str, key: str = "app") -> str:
     text = SPEC.replace("SELECTORKEY", key)
     for placeholder in FIELDS:
-        text = text.replace(f'"{placeholder}"', '"' + (value if placeholder == field else "x") + '"')
+        text = text.replace(f'"{placeholder}"', '"' + (value if placeholder == field else ORDINARY_VALUES[placeholder]) + '"')
     return text
 
 
@@ -157,9 +162,9 @@ def test_every_free_form_field_is_scanned(field, name):
 
 
 def test_a_secret_like_selector_key_is_refused_at_the_key():
-    (found,) = [d for d in load(spec_with("", "", key="api-token").encode(), "f.yaml").diagnostics]
-    assert (found.code, found.span.line, found.path) == ("E210", 16, "services[0].selector.api-token")
+    (found,) = [d for d in load(spec_with("", "", key="api-token").encode(), "f.yaml").diagnostics if d.code == "E210"]
+    assert (found.span.line, found.path) == (16, "services[0].selector.api-token")
 
 
 def test_an_ordinary_spec_has_no_secret_findings():
-    assert load(spec_with("", "").encode(), "f.yaml").diagnostics == []
+    assert [d for d in load(spec_with("", "").encode(), "f.yaml").diagnostics if d.code == "E210"] == []
