@@ -1,5 +1,15 @@
 """The command line: flags -> Options, call the library, print diagnostics, pick the exit code.
 
+Output conventions (also in docs/ci.md):
+  * stdout carries a command's result (stale paths, a diff, a picture, a table, a schema) or, with
+    ``--format json``, one JSON document: ``{"command", "exit_code", "diagnostics", ...}``;
+    ``--format github`` prints workflow annotations on stdout;
+  * stderr carries human text: text diagnostics, progress (on a terminal), and one summary line per
+    command (none with ``--quiet``);
+  * global options (``--format``, ``-q``, ``-v``, ``--debug``, ``--max-diagnostics``) are accepted
+    before or after the command; ``-`` reads the spec from standard input (then ``--lock`` names
+    the address lock) and, as ``-o -``, writes a one-file result to standard output.
+
 Exit codes (also in README.md):
   0  success (validate: spec valid; check: out/ up to date)
   1  check/diff: out/ differs from what the spec renders
@@ -13,7 +23,9 @@ Exit codes (also in README.md):
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -23,26 +35,62 @@ import click
 from meshgen.diagnostics import Diagnostic, MeshgenError, Report, Span
 
 EXIT_OK, EXIT_DRIFT, EXIT_SPEC, EXIT_RENDER, EXIT_IO, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-DEFAULT_SPEC = "fleet.yaml"
+DEFAULT_SPEC = Path("fleet.yaml")
+DASH = Path("-")
+DIAGNOSTIC_FORMATS = ("text", "json", "github")
 
 
 class Context:
+    """What one run says: diagnostics (printed at once, or kept for the JSON document), the
+    command's result fields, and the summary line."""
+
     fail_on_change = False  # render --fail-on-change: exit 1 when files were written
 
     def __init__(self, output_format: str, debug: bool, quiet: bool, verbose: bool, limit: int):
-        self.format = output_format
-        self.debug = debug
-        self.quiet = quiet
-        self.verbose = verbose
-        self.limit = limit
+        self.format, self.debug, self.quiet, self.verbose, self.limit = output_format, debug, quiet, verbose, limit
+        self.command = ""
+        self.diagnostics: list[Diagnostic] = []
+        self.result: dict = {}
+        self.started = time.monotonic()
+
+    def override(self, output_format=None, debug=False, quiet=False, verbose=False, limit=None) -> None:
+        """Global options given after the command."""
+        self.format = output_format or self.format
+        self.debug, self.quiet, self.verbose = self.debug or debug, self.quiet or quiet, self.verbose or verbose
+        self.limit = self.limit if limit is None else limit
 
     def report(self, diagnostics) -> Report:
         report = Report(limit=self.limit)
         report.add(diagnostics)
-        lines = {"json": [report.json()], "github": report.github_lines()}.get(self.format, report.lines())
-        if self.format == "json" or report.diagnostics:
-            click.echo("\n".join(lines), err=self.format == "text")
+        self.diagnostics = Report(diagnostics=[*self.diagnostics, *report.diagnostics]).diagnostics
+        if self.format == "github" and report.diagnostics:
+            click.echo("\n".join(report.github_lines()))
+        elif self.format == "text" and report.diagnostics:
+            click.echo("\n".join(report.lines()), err=True)
         return report
+
+    def out(self, text: str, field: str, value=None) -> None:
+        """The command's result: text on stdout, or ``field`` of the JSON document."""
+        if self.format == "json":
+            self.result[field] = text if value is None else value
+        elif text:
+            click.echo(text, nl=False)
+
+    def summary(self, line: str) -> None:
+        if not self.quiet:
+            click.echo(line, err=True)
+
+    def progress(self, message: str) -> None:
+        """Stage messages on stderr: always with --verbose; on a terminal unless --quiet; never in CI formats."""
+        if self.verbose or (not self.quiet and self.format == "text" and sys.stderr.isatty()):
+            click.echo(f"[{time.monotonic() - self.started:6.2f}s] {message}", err=True)
+
+    def finish(self, code: int) -> None:
+        if self.format == "json":
+            document = {"command": self.command, "exit_code": code,
+                        "diagnostics": [d.to_json() for d in self.diagnostics], **self.result}
+            click.echo(json.dumps(document, indent=2, sort_keys=True))
+        sys.exit(code)
 
 
 def exit_code_for(diagnostics: list[Diagnostic]) -> int:
@@ -56,6 +104,7 @@ def exit_code_for(diagnostics: list[Diagnostic]) -> int:
 
 def run(ctx: Context, action) -> None:
     """Run one command body; turn MeshgenError and bugs into the documented exit codes."""
+    ctx.command = click.get_current_context().info_name
     try:
         code = action()
     except MeshgenError as exc:
@@ -69,19 +118,63 @@ def run(ctx: Context, action) -> None:
             traceback.print_exc()
         else:
             click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)", err=True)
+        ctx.result["internal_error"] = f"{type(exc).__name__}: {exc}"
         code = EXIT_INTERNAL
-    sys.exit(code)
+    ctx.finish(code)
 
 
-spec_argument = click.argument("spec", type=click.Path(path_type=Path), default=DEFAULT_SPEC, required=False)
+# --- options ---------------------------------------------------------------------------------------
+
+
+def global_options(formats=DIAGNOSTIC_FORMATS, format_help="Diagnostics format: text, JSON (one document on "
+                   "stdout), or GitHub workflow annotations."):
+    """The group's options, also accepted after the command (default: what was given before it)."""
+    return _stack([
+        click.option("--format", "output_format", type=click.Choice(formats), default=None, help=format_help),
+        click.option("--debug", is_flag=True, help="Show tracebacks of internal errors."),
+        click.option("-q", "--quiet", is_flag=True, help="Print only errors."),
+        click.option("-v", "--verbose", is_flag=True, help="Print what is being done."),
+        click.option("--max-diagnostics", "limit", type=int, default=None, help="Cap on printed diagnostics."),
+    ])
+
+
+def _stack(decorators):
+    """Several decorators as one, applied in the order written."""
+    def apply(function):
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+    return apply
+
+
+def _apply_globals(ctx: Context, kwargs: dict) -> None:
+    ctx.override(*(kwargs.pop(name) for name in ("output_format", "debug", "quiet", "verbose", "limit")))
+
+
+spec_argument = click.argument("spec", type=click.Path(path_type=Path, allow_dash=True), default=DEFAULT_SPEC,
+                               required=False)
 out_option = click.option(
     "-o", "--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder."
 )
+lock_option = click.option(
+    "--lock", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="The address lock file (default: meshgen.lock beside SPEC; required when SPEC is '-').")
+
+
+def _read_stdin(spec: Path) -> bytes | None:
+    """The spec's bytes when SPEC is '-' (bounded like a file)."""
+    from meshgen.spec.loader import MAX_BYTES
+
+    if spec != DASH:
+        return None
+    with click.open_file("-", "rb") as stdin:
+        return stdin.read(MAX_BYTES + 1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]), default="text",
-              show_default=True, help="Diagnostics format: text, JSON, or GitHub workflow annotations.")
+@click.option("--format", "output_format", type=click.Choice(DIAGNOSTIC_FORMATS), default="text",
+              show_default=True, help="Diagnostics format: text, JSON (one document on stdout), or GitHub "
+                                      "workflow annotations.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Print what is being done.")
@@ -89,257 +182,353 @@ out_option = click.option(
 @click.version_option(package_name="meshgen")
 @click.pass_context
 def main(click_ctx, output_format, debug, quiet, verbose, limit):
-    """Compile a fleet spec into per-cluster Istio multicluster bundles for GitOps."""
+    """Compile a fleet spec into per-cluster Istio multicluster bundles for GitOps.
+
+    SPEC defaults to fleet.yaml; '-' reads it from standard input."""
     click_ctx.obj = Context(output_format, debug, quiet, verbose, limit)
 
 
+# --- validate ------------------------------------------------------------------------------------
+
+
 @main.command()
 @spec_argument
+@lock_option
+@global_options()
 @click.pass_obj
-def validate(ctx: Context, spec: Path):
+def validate(ctx: Context, spec: Path, lock: Path | None, **options):
     """Check SPEC and print every diagnostic; exit 2 if it has errors."""
-    from meshgen.pipeline import Options, validate_spec
+    from meshgen.pipeline import Options, spec_name, validate_spec
+
+    _apply_globals(ctx, options)
 
     def action():
-        ctx.report(validate_spec(Options(spec=spec)))
-        if not ctx.quiet and ctx.format == "text":
-            click.echo(f"{spec}: ok", err=True)
+        warnings = ctx.report(validate_spec(Options(spec=spec, lock=lock, spec_data=_read_stdin(spec)), ctx.progress))
+        count = len(warnings.diagnostics)
+        ctx.summary(f"{spec_name(spec)}: ok" + (f", {count} warning{'s' if count != 1 else ''}" if count else ""))
         return EXIT_OK
 
     run(ctx, action)
 
 
-@main.command()
-@click.option("-o", "--out", type=click.Path(path_type=Path), default=Path("schema/fleet.schema.json"),
-              show_default=True, help="Where to write the JSON Schema of the fleet spec.")
-@click.pass_obj
-def schema(ctx: Context, out: Path):
-    """Write the JSON Schema of the fleet spec (for editors and CI)."""
-    from meshgen.spec.schema import fleet_schema_bytes
-
-    def action():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        data = fleet_schema_bytes()
-        if not out.exists() or out.read_bytes() != data:
-            out.write_bytes(data)
-        if ctx.verbose:
-            click.echo(f"wrote {out}", err=True)
-        return EXIT_OK
-
-    run(ctx, action)
+# --- render, check, diff -----------------------------------------------------------------------
 
 
-def _sync(ctx: Context, spec: Path, out: Path, mode_name: str, validate_output: bool = True):
+def _sync_command(mode_name: str, help_text: str):
+    def command(ctx: Context, spec: Path, out: Path, lock: Path | None, no_summary: bool, **options):
+        ctx.fail_on_change = options.pop("fail_on_change", False)
+        validate_output = not options.pop("no_validate", False)
+        _apply_globals(ctx, options)
+        _sync(ctx, spec, out, lock, mode_name, validate_output, summary=not no_summary)
+
+    command.__doc__ = help_text
+    return command
+
+
+def _sync(ctx: Context, spec: Path, out: Path, lock: Path | None, mode_name: str, validate_output: bool,
+          summary: bool) -> None:
     from meshgen.pipeline import Options, build
-    from meshgen.writer import Mode, sync, sync_file
+    from meshgen.writer import Mode, output_lock, sync, sync_file
 
     mode = Mode[mode_name]
-    progress = Progress(ctx)
 
     def action():
-        progress(f"{spec}: loading, checking, resolving, rendering and validating")
-        options = Options(spec=spec, out=out, validate_output=validate_output)
-        built = build(options)
+        options = Options(spec=spec, out=out, validate_output=validate_output, lock=lock, summary=summary,
+                          spec_data=_read_stdin(spec))
+        lock_path = _lock_path_or_fail(options)
+        built = build(options, ctx.progress)
         ctx.report([d for d in built.diagnostics if not ctx.quiet or d.is_error])
-        progress(f"{len(built.tree)} files rendered; {'writing' if mode is Mode.WRITE else 'comparing with'} {out}")
-        plan = sync(built.tree, out, mode)
-        lock = sync_file(options.lock_path, built.lock_text.encode("utf-8"), mode)  # after out/: the one file outside it
-        return max(_finish(ctx, plan, mode, out), _finish_lock(ctx, lock, mode))
+        ctx.progress(f"{'write' if mode is Mode.WRITE else 'compare'} {len(built.tree):,} files {out}")
+        with output_lock(out, mode, on_wait=lambda: ctx.progress(f"wait for another meshgen run writing {out}")):
+            plan = sync(built.tree, out, mode)
+            lock_plan = sync_file(lock_path, built.lock_text.encode("utf-8"), mode)  # the one file outside out/
+        return _finish(ctx, mode, out, plan, lock_plan)
 
     run(ctx, action)
 
 
-def _finish_lock(ctx: Context, lock, mode) -> int:
-    """The address lock beside the spec: listed or diffed like out/ files; stale means drift."""
+def _lock_path_or_fail(options) -> Path:
+    if options.lock_path is None:
+        from meshgen.pipeline import spec_name
+
+        what = "read from standard input" if options.spec == DASH else "not a regular file"
+        raise MeshgenError([Diagnostic("E514", f"the spec is {what}, so the address lock cannot go beside it",
+                                       Span(spec_name(options.spec)), hint="name the lock file with --lock PATH")])
+    return options.lock_path
+
+
+def _finish(ctx: Context, mode, out: Path, plan, lock_plan) -> int:
+    """Stale paths (check), the diff (diff) or the counts (render), and the summary line."""
     from meshgen.writer import Mode
 
-    if not lock.changes:
-        return EXIT_OK
-    change = lock.changes[0]
+    changes = [(c.action, str(out / c.path)) for c in plan.changes] + [(c.action, c.path) for c in lock_plan.changes]
+    ctx.result["changes"] = [{"action": action, "path": path} for action, path in changes]
+    ctx.result["interrupted"] = plan.interrupted and mode is not Mode.WRITE
     if mode is Mode.DIFF:
-        click.echo(lock.diff(), nl=False)
-    elif mode is Mode.CHECK:
-        click.echo(f"{change.action}: {change.path}")
-        if not ctx.quiet:
-            click.echo(f"{change.path} is stale: run `meshgen render`", err=True)
-    elif not ctx.quiet:
-        click.echo(f"{change.path}: {change.action}d", err=True)
-    return EXIT_OK if mode is Mode.WRITE and not ctx.fail_on_change else EXIT_DRIFT
+        ctx.out(plan.diff(_repo_prefix(out)) + _lock_diff(lock_plan), "diff")
+    elif mode is Mode.CHECK and ctx.format != "json":
+        _list_stale(ctx, changes)
+    interrupted = f" ({out} is half-written by a killed render: `meshgen render` finishes it)"
+    ctx.summary(_summary_line(mode, out, plan, lock_plan) + (interrupted if ctx.result["interrupted"] else ""))
+    drift = bool(changes) and (mode is not Mode.WRITE or ctx.fail_on_change)
+    return EXIT_DRIFT if drift else EXIT_OK
 
 
-def _finish(ctx: Context, plan, mode, out: Path) -> int:
+def _lock_diff(lock_plan) -> str:
+    if not lock_plan.changes:
+        return ""
+    lock = Path(lock_plan.changes[0].path)
+    named = replace(lock_plan, changes=tuple(replace(c, path=lock.name) for c in lock_plan.changes))
+    return named.diff(_repo_prefix(lock.parent))
+
+
+def _list_stale(ctx: Context, changes: list[tuple[str, str]]) -> None:
+    if ctx.format == "github":
+        for action, path in changes:
+            click.echo(f"::error file={path},title=meshgen check::{path} is stale ({action}): run `meshgen render`")
+    else:
+        click.echo("".join(f"{action}: {path}\n" for action, path in changes), nl=False)
+
+
+def _summary_line(mode, out: Path, plan, lock_plan) -> str:
     from meshgen.writer import Mode
 
-    if mode is Mode.DIFF:
-        if plan.changes:
-            click.echo(plan.diff(), nl=False)
-        return EXIT_DRIFT if plan.changes else EXIT_OK
-    if mode is Mode.CHECK:
-        for change in plan.changes:
-            click.echo(f"{change.action}: {out / change.path}")
-        if plan.changes and not ctx.quiet:
-            click.echo(f"{out} is stale: run `meshgen render` ({len(plan.changes)} files differ)", err=True)
-        return EXIT_DRIFT if plan.changes else EXIT_OK
-    if not ctx.quiet:
+    lock = f"; {lock_plan.changes[0].path}: {lock_plan.changes[0].action}d" if lock_plan.changes else ""
+    if mode is Mode.WRITE:
         counts = {a: sum(1 for c in plan.changes if c.action == a) for a in ("create", "update", "delete")}
-        summary = ", ".join(f"{n} {a}d" for a, n in counts.items() if n) or "no changes"
-        click.echo(f"{out}: {summary}", err=True)
-    return EXIT_DRIFT if plan.changes and ctx.fail_on_change else EXIT_OK
+        return f"{out}: " + (", ".join(f"{n} {a}d" for a, n in counts.items() if n) or "no changes") + lock
+    if not plan.changes and not lock_plan.changes:
+        return f"{out}: up to date"
+    n = len(plan.changes)
+    stale = [f"{out}: {n} file{'s' if n != 1 else ''} differ{'s' if n == 1 else ''}"] if n else []
+    stale += [f"{lock_plan.changes[0].path} differs"] if lock_plan.changes else []
+    return f"stale: {', '.join(stale)}; run `meshgen render`"
+
+
+def _repo_prefix(folder: Path) -> str:
+    """How ``git apply`` at the repository root (or else the current folder) names ``folder``: 'out/'."""
+    base = os.path.realpath(folder)
+    root = base
+    while not os.path.exists(os.path.join(root, ".git")) and os.path.dirname(root) != root:
+        root = os.path.dirname(root)
+    if not os.path.exists(os.path.join(root, ".git")):
+        root = os.getcwd()
+    relative = os.path.relpath(base, root)
+    if relative == ".":
+        return ""
+    return (relative if not relative.startswith("..") else str(folder).lstrip("/")) + "/"
+
+
+_sync_options = [spec_argument, out_option, lock_option,
+                 click.option("--no-summary", is_flag=True,
+                              help="Do not write OUT/README.md (e.g. when OUT is the repository root and "
+                                   "README.md is yours); an owned one is pruned.")]
+_render_options = [
+    click.option("--no-validate", is_flag=True, help="Skip checking rendered objects against Istio/Kubernetes rules."),
+    click.option("--fail-on-change", is_flag=True,
+                 help="Exit 1 when files were created, updated or deleted (for pre-commit hooks and CI)."),
+]
+render = main.command("render")(_stack([*_sync_options, *_render_options, global_options(), click.pass_obj])(
+    _sync_command("WRITE", "Render SPEC into OUT (one bundle per cluster); unchanged files are left alone.")))
+check = main.command("check")(_stack([*_sync_options, global_options(), click.pass_obj])(_sync_command(
+    "CHECK", "Exit 1 and list the paths when OUT (or the lock file) differs from what SPEC renders.")))
+diff = main.command("diff")(_stack([*_sync_options, global_options(), click.pass_obj])(_sync_command(
+    "DIFF", "Print a unified diff of what `render` would change, with paths from the repository root.")))
+
+
+# --- lint --------------------------------------------------------------------------------------
 
 
 @main.command()
-@spec_argument
-@out_option
-@click.option("--no-validate", is_flag=True, help="Skip checking rendered objects against Istio/Kubernetes rules.")
-@click.option("--fail-on-change", is_flag=True,
-              help="Exit 1 when files were created, updated or deleted (for pre-commit hooks and CI).")
-@click.pass_obj
-def render(ctx: Context, spec: Path, out: Path, no_validate: bool, fail_on_change: bool):
-    """Render SPEC into OUT (one bundle per cluster); unchanged files are left alone."""
-    ctx.fail_on_change = fail_on_change
-    _sync(ctx, spec, out, "WRITE", validate_output=not no_validate)
-
-
-@main.command()
-@spec_argument
-@out_option
-@click.pass_obj
-def check(ctx: Context, spec: Path, out: Path):
-    """Exit 1 and list the paths when OUT differs from what SPEC renders."""
-    _sync(ctx, spec, out, "CHECK")
-
-
-@main.command()
-@spec_argument
-@out_option
-@click.pass_obj
-def diff(ctx: Context, spec: Path, out: Path):
-    """Print a unified diff of what `render` would change in OUT."""
-    _sync(ctx, spec, out, "DIFF")
-
-
-def echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
-
-
-@main.command()
-@click.argument("out", type=click.Path(path_type=Path), default=Path("out"), required=False)
+@click.argument("out", type=click.Path(path_type=Path), default=None, required=False)
+@click.option("-o", "--out", "out_option", type=click.Path(path_type=Path), default=None,
+              help="The output folder (same as OUT; default out).")
 @click.option("--kubeconform", "use_kubeconform", is_flag=True,
               help="Also run kubeconform (must be on PATH) with meshgen's schema/ folder as schema location.")
+@global_options()
 @click.pass_obj
-def lint(ctx: Context, out: Path, use_kubeconform: bool):
+def lint(ctx: Context, out: Path | None, out_option: Path | None, use_kubeconform: bool, **options):
     """Validate an existing output tree against Istio's and Kubernetes' rules (exit 3 on findings)."""
     from meshgen.conformance import SCHEMA_DIR, KubeconformNotFound, lint_tree, run_kubeconform
+    from meshgen.conformance.lint import tree_files
+
+    _apply_globals(ctx, options)
+    folder = out or out_option or Path("out")
 
     def action():
-        if not out.is_dir():
-            raise MeshgenError([Diagnostic("E505", f"output folder {out} does not exist", Span(str(out)))])
-        diagnostics = [replace(d, span=replace(d.span, file=str(out / d.span.file))) for d in lint_tree(out)]
-        report = ctx.report(diagnostics)
+        if not folder.is_dir():
+            raise MeshgenError([Diagnostic("E505", f"output folder {folder} does not exist", Span(str(folder)),
+                                           hint="render first, or name the folder: `meshgen lint FOLDER`")])
+        report = ctx.report([_in_folder(d, folder) for d in lint_tree(folder)])
         code = EXIT_RENDER if report.has_errors else EXIT_OK
         if use_kubeconform:
             try:
-                status, output = run_kubeconform(out, SCHEMA_DIR)
-            except KubeconformNotFound as exc:
-                raise MeshgenError([Diagnostic("E506", str(exc), Span(str(out)))]) from None
-            click.echo(output, nl=False)
+                status, output = run_kubeconform(folder, SCHEMA_DIR)
+            except KubeconformNotFound:
+                raise MeshgenError([Diagnostic("E506", "kubeconform is not on PATH", Span(str(folder)),
+                                               hint="install it (https://github.com/yannh/kubeconform), or drop "
+                                                    "--kubeconform: meshgen lint's own checks do not need it")]) from None
+            ctx.out(output, "kubeconform", {"exit_code": status, "output": output})
             code = code or (EXIT_RENDER if status else EXIT_OK)
+        if code == EXIT_OK:
+            count = len(tree_files(folder, include_values=True))
+            ctx.summary(f"{folder}: {count} file{'s' if count != 1 else ''} checked, "
+                        + (f"{len(report.diagnostics)} warnings" if report.diagnostics else "no findings"))
         return code
 
     run(ctx, action)
 
 
+def _in_folder(diagnostic: Diagnostic, folder: Path) -> Diagnostic:
+    """A finding of `lint` named from the current folder, 1-based (lint_tree locates a document at column 0)."""
+    span = diagnostic.span
+    return replace(diagnostic, span=replace(span, file=str(folder / span.file), col=span.col or (1 if span.line else 0)))
+
+
+# --- graph, access, schema, init -------------------------------------------------------------------
+
+PICTURES = ("mermaid", "dot", "svg")
+
+
 @main.command()
 @spec_argument
-@click.option("--format", "graph_format", type=click.Choice(["mermaid", "dot", "svg"]), default="mermaid",
-              show_default=True, help="Mermaid text, Graphviz DOT, or SVG drawn by Graphviz `dot` (must be on PATH).")
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the picture to this file instead of standard output.")
+@lock_option
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=DASH,
+              help="Write the picture to this file ('-', the default: standard output).")
+@global_options(formats=(*PICTURES, *DIAGNOSTIC_FORMATS),
+                 format_help="The picture: Mermaid text (default), Graphviz DOT, or SVG drawn by Graphviz `dot` "
+                             "(must be on PATH); text, json and github set the diagnostics format as before the command.")
 @click.pass_obj
-def graph(ctx: Context, spec: Path, graph_format: str, output: Path | None):
+def graph(ctx: Context, spec: Path, lock: Path | None, output: Path, **options):
     """Draw the fleet: meshes, networks, clusters, gateways, exports and roots of trust."""
     from meshgen.graph import render_graph, to_svg
-    from meshgen.pipeline import read_spec, resolve_model
+    from meshgen.pipeline import read_spec, resolve_model, spec_name
+
+    picture = options["output_format"] if options["output_format"] in PICTURES else "mermaid"
+    options["output_format"] = None if options["output_format"] in PICTURES else options["output_format"]
+    _apply_globals(ctx, options)
 
     def action():
-        model = resolve_model(read_spec(spec))
-        text = render_graph(model, "dot" if graph_format == "svg" else graph_format)
-        data = to_svg(text) if graph_format == "svg" else text.encode()
-        if output is None:
-            click.echo(data, nl=False)
-            return EXIT_OK
-        try:
-            output.write_bytes(data)
-        except OSError as exc:
-            raise MeshgenError([Diagnostic("E513", f"cannot write {output}: {exc.strerror}", Span(str(output)))]) from None
+        model = resolve_model(read_spec(spec, _read_stdin(spec), ctx.progress), lock=lock)
+        text = render_graph(model, "dot" if picture == "svg" else picture)
+        data = to_svg(text) if picture == "svg" else text.encode()
+        ctx.summary(f"{picture} picture of {spec_name(spec)}: written to {_write_one_file(ctx, output, data, 'picture', 'E513')}")
         return EXIT_OK
 
     run(ctx, action)
 
 
+def _write_one_file(ctx: Context, output: Path, data: bytes, field: str, code: str, overwrite: bool = True,
+                    value=None) -> str:
+    """A one-file result: to standard output for '-' (or the JSON document's ``field``), else to the
+    file. Returns where it went, for the summary line."""
+    if output == DASH:
+        if ctx.format == "json":
+            ctx.result[field] = data.decode("utf-8") if value is None else value
+        else:
+            click.echo(data, nl=False)
+        return "standard output"
+    try:
+        with open(output, "wb" if overwrite else "xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        raise MeshgenError([Diagnostic(code, f"{output} already exists; meshgen init never overwrites a file",
+                                       Span(str(output)), hint="pass another path, or move the file away")]) from None
+    except OSError as exc:
+        raise MeshgenError([Diagnostic(code, f"cannot write {output}: {exc.strerror}", Span(str(output)))]) from None
+    ctx.result["written"] = str(output)
+    return str(output)
+
+
 @main.command()
 @spec_argument
+@lock_option
 @click.option("--format-out", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True,
-              help="Markdown table or JSON rows (the group-level --format is for diagnostics).")
-@click.option("--diff", "base", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Markdown table or JSON rows (--format is for diagnostics).")
+@click.option("--diff", "base", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
               help="Print `+ grant` / `- revoke` lines: what SPEC grants compared with BASE_SPEC.")
+@global_options()
 @click.pass_obj
-def access(ctx: Context, spec: Path, format_out: str, base: Path | None):
+def access(ctx: Context, spec: Path, lock: Path | None, format_out: str, base: Path | None, **options):
     """Print the access matrix SPEC grants: who may call which exported service on which port."""
     from meshgen.access import access_matrix, diff_json, diff_lines, to_json, to_markdown
     from meshgen.pipeline import read_spec, resolve_model
 
+    _apply_globals(ctx, options)
+
+    def grants_of(path: Path):
+        return access_matrix(resolve_model(read_spec(path, _read_stdin(path), ctx.progress), lock=lock))
+
+    if spec == DASH and base == DASH:
+        raise click.UsageError("only one of SPEC and --diff BASE_SPEC can be '-'")
+
     def action():
-        grants = access_matrix(resolve_model(read_spec(spec)))
+        grants = grants_of(spec)
         if base is not None:
-            before = access_matrix(resolve_model(read_spec(base)))
-            if format_out == "json":
-                echo_json(diff_json(before, grants))
-            else:
-                click.echo("".join(f"{line}\n" for line in diff_lines(before, grants)), nl=False)
-        elif format_out == "json":
-            echo_json(to_json(grants))
+            before = grants_of(base)
+            rows, text = diff_json(before, grants), "".join(f"{line}\n" for line in diff_lines(before, grants))
         else:
-            click.echo(to_markdown(grants), nl=False)
+            rows, text = to_json(grants), to_markdown(grants)
+        if format_out == "json":
+            text = json.dumps(rows, indent=2, sort_keys=True) + "\n"
+        ctx.out(text, "access", rows)
+        ctx.summary(f"access: {len(grants)} grant{'s' if len(grants) != 1 else ''}"
+                    + (f" ({len(diff_lines(before, grants))} changed)" if base is not None else ""))
         return EXIT_OK
 
     run(ctx, action)
 
 
-class Progress:
-    """Stage messages on stderr: always with --verbose; on a terminal unless --quiet; never in CI formats."""
+@main.command()
+@click.option("-o", "--out", type=click.Path(path_type=Path, allow_dash=True), default=Path("schema/fleet.schema.json"),
+              show_default=True, help="Where to write the JSON Schema of the fleet spec ('-': standard output).")
+@global_options()
+@click.pass_obj
+def schema(ctx: Context, out: Path, **options):
+    """Write the JSON Schema of the fleet spec (for editors and CI)."""
+    from meshgen.spec.schema import fleet_schema_bytes
 
-    def __init__(self, ctx: Context):
-        import time
+    _apply_globals(ctx, options)
 
-        self._clock = time.monotonic
-        self._start = self._clock()
-        self.enabled = ctx.verbose or (not ctx.quiet and ctx.format == "text" and sys.stderr.isatty())
+    def action():
+        data = fleet_schema_bytes()
+        if out != DASH and out.is_file() and out.read_bytes() == data:
+            ctx.summary(f"fleet schema: {out} is up to date")
+            return EXIT_OK
+        if out != DASH:
+            _make_parent(out, "E513")
+        ctx.summary(f"fleet schema: written to {_write_one_file(ctx, out, data, 'schema', 'E513', value=json.loads(data))}")
+        return EXIT_OK
 
-    def __call__(self, message: str) -> None:
-        if self.enabled:
-            click.echo(f"[{self._clock() - self._start:6.2f}s] {message}", err=True)
+    run(ctx, action)
+
+
+def _make_parent(path: Path, code: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MeshgenError([Diagnostic(code, f"cannot create {path.parent}: {exc.strerror}", Span(str(path)))]) from None
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path), default=Path("fleet.yaml"), required=False)
+@click.argument("path", type=click.Path(allow_dash=True), default=str(DEFAULT_SPEC), required=False)
+@global_options()
 @click.pass_obj
-def init(ctx: Context, path: Path):
-    """Write a commented starter spec to PATH (a folder gets fleet.yaml); never overwrites a file."""
+def init(ctx: Context, path: str, **options):
+    """Write a commented starter spec to PATH, never over a file. A folder (an existing one, or a
+    path ending in '/') gets fleet.yaml inside, created with its parents; '-' writes to standard output."""
     from meshgen.init import STARTER_NAME, starter_spec
 
+    _apply_globals(ctx, options)
+    folder = Path(path).is_dir() or path.endswith(("/", os.sep))
+    target = Path(path) / STARTER_NAME if folder else Path(path)
+
     def action():
-        target = path / STARTER_NAME if path.is_dir() else path
-        try:
-            with open(target, "x", encoding="utf-8", newline="\n") as handle:
-                handle.write(starter_spec())
-        except FileExistsError:
-            raise MeshgenError([Diagnostic("E512", f"{target} already exists; meshgen init never overwrites a file",
-                                           Span(str(target)), hint="pass another path, or move the file away")]) from None
-        except OSError as exc:
-            raise MeshgenError([Diagnostic("E512", f"cannot write {target}: {exc.strerror}", Span(str(target)))]) from None
-        if not ctx.quiet:
-            click.echo(f"wrote {target}; next: `meshgen validate {target}` then `meshgen render {target}`", err=True)
+        if target != DASH:
+            _make_parent(target, "E512")
+        where = _write_one_file(ctx, target, starter_spec().encode("utf-8"), "spec", "E512", overwrite=False)
+        follow = "" if target == DASH else f"; next: `meshgen validate {target}`, then `meshgen render {target}`"
+        ctx.summary(f"starter spec: written to {where}{follow}")
         return EXIT_OK
 
     run(ctx, action)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import enum
 import json
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 
 
@@ -29,8 +31,8 @@ class Span:
 
     def __str__(self) -> str:
         if not self.line:
-            return self.file
-        return f"{self.file}:{self.line}:{self.col}"
+            return one_line(self.file)
+        return f"{one_line(self.file)}:{self.line}:{self.col}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,11 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.col, self.code, self.message)
 
     def format(self) -> str:
-        text = f"{self.span}: {self.severity.value}[{self.code}]: {self.message}"
+        """One line whatever the spec holds: line breaks and other control or invisible characters
+        in a message (a key or value quoted from the spec) are shown as escapes."""
+        text = f"{self.span}: {self.severity.value}[{self.code}]: {one_line(self.message)}"
         if self.hint:
-            text += f" ({self.hint})"
+            text += f" ({one_line(self.hint)})"
         return text
 
     def to_json(self) -> dict:
@@ -108,15 +112,32 @@ class Report:
         out = []
         for d in self.diagnostics[: self.limit]:
             kind = "error" if d.is_error else "warning"
-            where = f"file={_gh_property(d.span.file)}"
+            where = f"file={_gh_property(one_line(d.span.file))}"
             if d.span.line:
                 where += f",line={d.span.line},col={d.span.col}"
-            message = f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else "")
+            message = f"[{d.code}] {one_line(d.message)}" + (f" ({one_line(d.hint)})" if d.hint else "")
             out.append(f"::{kind} {where},title=meshgen {d.code}::{_gh_escape(message)}")
         return out
 
     def json(self) -> str:
         return json.dumps([d.to_json() for d in self.diagnostics], indent=2, sort_keys=True)
+
+
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks (also U+2028/U+2029/U+0085), control, format and other invisible
+    characters written as escapes, so a printed diagnostic stays on one line and says what it says."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(found: re.Match) -> str:
+    char = found.group()
+    if unicodedata.category(char)[0] not in "CZ" or char == " ":
+        return char
+    return _ESCAPES.get(char) or (f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
 
 
 def _gh_escape(text: str) -> str:

@@ -128,12 +128,12 @@ def _gateway_edges(model: FleetModel, ids: Ids) -> list[Edge]:
 
 
 def _export_edges(model: FleetModel, ids: Ids) -> list[Edge]:
+    """One edge per consumer, in a fixed order whatever the order of the spec's `to` list."""
     edges = []
     for export in model.exports:
         source = ids("svc", export.mesh.name, export.service.namespace, export.service.name)
-        for consumer in export.consumers:
-            target = ids("cluster", consumer.cluster) if consumer.cluster else ids("mesh", consumer.mesh)
-            edges.append(Edge(source, target, (export.host, _callers(consumer))))
+        targets = [(("cluster", c.cluster) if c.cluster else ("mesh", c.mesh), _callers(c)) for c in export.consumers]
+        edges += [Edge(source, ids(*target), (export.host, callers)) for target, callers in sorted(targets)]
     return edges
 
 

@@ -79,7 +79,7 @@ services:
       - {cluster: east-1, count: 3}
       - {cluster: west-1, count: 2}
 
-# Exports share a service of one mesh with other meshes (federation); see fleet.example.yaml:
+# Exports share a service of one mesh with other meshes (federation), for example:
 # exports:
 #   - service: shop/frontend
 #     mesh: prod

@@ -1,13 +1,14 @@
 """The stages in order: load -> check -> resolve -> render -> validate -> emit. Pure; no disk writes.
 
-``build`` returns the whole output tree in memory; only ``meshgen.writer`` touches ``out/``.
+``build`` returns the whole output tree in memory; only ``meshgen.writer`` touches ``out/``. Each
+stage reports its start to an optional ``progress`` callback (the CLI prints it on a terminal).
 """
 
 from __future__ import annotations
 
 import gc
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +19,43 @@ from meshgen.checks import run_checks
 from meshgen.diagnostics import Diagnostic, MeshgenError, Severity, Span, raise_if_errors
 from meshgen.model import FleetModel
 from meshgen.resolve import resolve
-from meshgen.spec.loader import Loaded, load
+from meshgen.spec.loader import MAX_BYTES, Loaded, load
+from meshgen.spec.positions import Positions, with_paths
+
+Progress = Callable[[str], None]
+STDIN = Path("-")
+SUMMARY = "README.md"  # out/README.md, the fleet summary
+
+
+def _silent(stage: str) -> None:
+    pass
 
 
 @dataclass(frozen=True)
 class Options:
-    spec: Path
+    spec: Path  # '-': standard input, whose bytes the CLI reads into ``spec_data``
     out: Path = Path("out")
     validate_output: bool = True
     lock: Path | None = None  # the address lock; default meshgen.lock beside the spec
+    summary: bool = True  # write out/README.md
+    spec_data: bytes | None = None
 
     @property
-    def lock_path(self) -> Path:
-        return self.lock or self.spec.with_name(LOCK_NAME)
+    def lock_path(self) -> Path | None:
+        return self.lock or default_lock(self.spec)
+
+
+def default_lock(spec: Path) -> Path | None:
+    """meshgen.lock beside a spec that is a regular file; None for standard input, a pipe or a
+    device (``/dev/stdin`` would put the lock in /dev): then the lock must be named (``--lock``)."""
+    if spec == STDIN or Path(spec).exists() and not Path(spec).is_file():
+        return None
+    return Path(spec).with_name(LOCK_NAME)
+
+
+def spec_name(spec: Path) -> str:
+    """How diagnostics name the spec."""
+    return "<stdin>" if spec == STDIN else str(spec)
 
 
 @dataclass
@@ -41,28 +66,45 @@ class Build:
     lock_text: str = ""  # the address lock this build used; the CLI writes it beside the spec
 
 
-def read_spec(path: Path) -> Loaded:
-    """Load and check a spec; raise MeshgenError with every located error found."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise MeshgenError([Diagnostic("E501", f"cannot read spec: {exc.strerror}", Span(str(path)))]) from None
-    loaded = load(data, str(path))
+def read_spec(path: Path, data: bytes | None = None, progress: Progress = _silent) -> Loaded:
+    """Load and check a spec (``data``: its bytes, when already read); raise MeshgenError with every
+    located error found."""
+    progress(f"load {spec_name(path)}")
+    loaded = load(read_spec_bytes(path) if data is None else data, spec_name(path))
     raise_if_errors(loaded.diagnostics)
-    loaded.diagnostics += run_checks(loaded.fleet, loaded.positions)
+    progress("check")
+    loaded.diagnostics = with_paths(loaded.diagnostics + run_checks(loaded.fleet, loaded.positions), loaded.positions)
     raise_if_errors(loaded.diagnostics)
     return loaded
 
 
-def resolve_model(loaded: Loaded, addresses: dict[str, str] | None = None) -> FleetModel:
-    """The model; without ``addresses``, they come from the lock beside the spec (read, never written)."""
+def read_spec_bytes(path: Path) -> bytes:
+    """At most one byte more than the loader accepts (``/dev/zero`` is a file too)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        hint = f"no spec at {path}: `meshgen init {path}` writes a commented starter" \
+            if isinstance(exc, FileNotFoundError) else ""
+        raise MeshgenError([Diagnostic("E501", f"cannot read spec: {exc.strerror}", Span(str(path)), hint=hint)]) from None
+
+
+def resolve_model(loaded: Loaded, addresses: dict[str, str] | None = None, lock: Path | None = None) -> FleetModel:
+    """The model; without ``addresses``, they come from ``lock`` (default: the lock beside the spec;
+    read, never written)."""
     if addresses is None:
-        addresses, _ = allocate_addresses(loaded, Path(loaded.positions.file).with_name(LOCK_NAME))
-    return resolve(loaded.fleet, loaded.positions, addresses)
+        addresses, _ = allocate_addresses(loaded, lock or default_lock(Path(loaded.positions.file)))
+    model = resolve(loaded.fleet, loaded.positions, addresses)
+    for path in (("settings", "gitops"), ("metadata",), ()):  # cited by renderers, and not named-list items
+        if model.origin(*path).file != loaded.positions.file:  # no origin: '<spec>', no line
+            model.origins[path] = loaded.positions.span(path)  # the nearest parent the spec spells
+    return model
 
 
-def read_lock(path: Path) -> str:
-    """The lock file's text; a missing lock is empty (first render)."""
+def read_lock(path: Path | None) -> str:
+    """The lock file's text; a missing lock is empty (first render), and so is no lock at all."""
+    if path is None:
+        return ""
     try:
         return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -73,48 +115,64 @@ def read_lock(path: Path) -> str:
         raise MeshgenError([Diagnostic("E303", "lock file is not UTF-8 text", Span(str(path), 1, 1))]) from None
 
 
-def allocate_addresses(loaded: Loaded, lock_path: Path) -> tuple[dict[str, str], str]:
+def allocate_addresses(loaded: Loaded, lock_path: Path | None) -> tuple[dict[str, str], str]:
     """Imported host -> address and the next lock text. Raises MeshgenError on E301-E303."""
-    lock, problems = allocate_fleet(loaded.fleet, loaded.positions, read_lock(lock_path), str(lock_path))
-    raise_if_errors(problems)
+    lock, problems = allocate_fleet(loaded.fleet, loaded.positions, read_lock(lock_path), str(lock_path or LOCK_NAME))
+    raise_if_errors(with_paths(problems, loaded.positions))
     return {e.host: str(e.address) for e in lock.entries}, format_lock(lock)
 
 
-def checked_model(options: Options) -> tuple[FleetModel, str, list[Diagnostic]]:
-    """Spec checks, address allocation against the lock (read, never written), budgets: the model,
-    the next lock text and the warnings. Raises MeshgenError on errors."""
-    loaded = read_spec(options.spec)
+@dataclass
+class Checked:
+    model: FleetModel
+    lock_text: str  # the next address lock
+    diagnostics: list[Diagnostic]  # warnings
+    positions: Positions
+
+
+def checked_model(options: Options, progress: Progress = _silent) -> Checked:
+    """Spec checks, address allocation against the lock (read, never written), budgets. Raises
+    MeshgenError on errors."""
+    loaded = read_spec(options.spec, options.spec_data, progress)
+    progress("resolve")
     addresses, lock_text = allocate_addresses(loaded, options.lock_path)
     model = resolve_model(loaded, addresses)
-    diagnostics = list(loaded.diagnostics) + check_limits(model)
+    diagnostics = list(loaded.diagnostics) + with_paths(check_limits(model), loaded.positions)
     raise_if_errors(diagnostics)
-    return model, lock_text, diagnostics
+    return Checked(model, lock_text, diagnostics, loaded.positions)
 
 
-def validate_spec(options: Options) -> list[Diagnostic]:
+def validate_spec(options: Options, progress: Progress = _silent) -> list[Diagnostic]:
     """What `meshgen validate` reports; writes nothing."""
-    return checked_model(options)[2]
+    return checked_model(options, progress).diagnostics
 
 
-def build(options: Options) -> Build:
+def build(options: Options, progress: Progress = _silent) -> Build:
     """Everything up to the in-memory tree. Raises MeshgenError on any error diagnostic."""
     with gc_paused():
-        return _build(options)
+        return _build(options, progress)
 
 
-def _build(options: Options) -> Build:
+def _build(options: Options, progress: Progress) -> Build:
     from meshgen.emit import emit
     from meshgen.render import render
 
-    model, lock_text, diagnostics = checked_model(options)
-    diagnostics += placement_warnings(model, options.out)
-    resources = render(model)
+    checked = checked_model(options, progress)
+    diagnostics = checked.diagnostics + with_paths(placement_warnings(checked.model, options.out), checked.positions)
+    progress("render")
+    resources = render(checked.model)
     if options.validate_output:
         from meshgen.conformance import validate_resources
 
-        diagnostics += validate_resources(resources, release_of(model))
+        progress(f"validate {len(resources):,} objects")
+        diagnostics += with_paths(validate_resources(resources, release_of(checked.model)), checked.positions,
+                                  rendered=True)
         raise_if_errors(diagnostics)
-    return Build(model, emit(resources), diagnostics, lock_text)
+    progress("emit")
+    tree = emit(resources)
+    if not options.summary:
+        tree.pop(SUMMARY, None)
+    return Build(checked.model, tree, diagnostics, checked.lock_text)
 
 
 PLACEHOLDER_DOMAINS = ("example.com", "example.net", "example.org", "example", "test", "invalid", "localhost")

@@ -55,7 +55,7 @@ def test_open_consumer_is_every_workload_of_its_mesh():
 def test_markdown_is_the_default_and_lists_every_row():
     result = invoke("access", str(EXAMPLE))
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0] == ("| caller mesh | caller clusters | namespace | service account | service mesh "
                         "| host | service | port |")
     assert "| staging | staging-eu-1 | checkout | checkout | prod | ledger.payments.global | payments/ledger " \
@@ -66,7 +66,7 @@ def test_markdown_is_the_default_and_lists_every_row():
 def test_json_rows():
     result = invoke("access", str(EXAMPLE), "--format-out", "json")
     assert result.exit_code == 0
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     found = {(r["caller_mesh"], r["namespace"], r["service_account"], r["host"], r["port"]) for r in rows}
     assert {("prod", "shop", "frontend", "search.catalog.global", 8080),
             ("prod", "shop", "cart", "ledger.payments.svc.cluster.local", 8443),
@@ -79,8 +79,8 @@ def test_diff_adding_one_consumer_prints_exactly_that_grant(tmp_path: Path):
     changed = spec_data(EXAMPLE.read_text())
     changed["exports"][0]["to"][0]["serviceAccounts"].append("checkout/refunds")
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base))
-    assert result.exit_code == 0, result.output
-    assert result.output == ("+ grant staging [staging-eu-1] checkout/refunds -> prod ledger.payments.global "
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == ("+ grant staging [staging-eu-1] checkout/refunds -> prod ledger.payments.global "
                              "(payments/ledger) port 8443/grpc\n")
 
 
@@ -89,8 +89,8 @@ def test_diff_of_a_multi_port_service_is_still_one_line_per_consumer(tmp_path: P
     changed = spec_data()
     changed["exports"][0]["to"].append({"cluster": "b-2", "serviceAccounts": ["batch/loader"]})
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base))
-    assert result.exit_code == 0, result.output
-    assert result.output == ("+ grant b [b-2] batch/loader -> a orders.api.global (api/orders) port 80/http, "
+    assert result.exit_code == 0, result.stdout
+    assert result.stdout == ("+ grant b [b-2] batch/loader -> a orders.api.global (api/orders) port 80/http, "
                              "9090/grpc\n")
 
 
@@ -99,11 +99,11 @@ def test_diff_prints_revokes_and_nothing_for_equal_specs(tmp_path: Path):
     changed = spec_data()
     changed["exports"][1]["to"][0]["namespaces"] = ["admin"]
     new, old = write(tmp_path, "new.yaml", changed), write(tmp_path, "base.yaml", base)
-    lines = invoke("access", new, "--diff", old).output.splitlines()
+    lines = invoke("access", new, "--diff", old).stdout.splitlines()
     assert lines == ["+ grant b [b-2] admin/* -> a pricing.api.global (api/pricing) port 5432/tcp",
                      "- revoke b [b-2] web/* -> a pricing.api.global (api/pricing) port 5432/tcp"]
     same = invoke("access", old, "--diff", old)
-    assert (same.exit_code, same.output) == (0, "")
+    assert (same.exit_code, same.stdout) == (0, "")
 
 
 def test_diff_json(tmp_path: Path):
@@ -112,7 +112,7 @@ def test_diff_json(tmp_path: Path):
     del changed["exports"][2]
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base),
                     "--format-out", "json")
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     # web/shop is no longer exported: the export's grant goes, and every in-mesh caller gets it back
     assert [(r["caller_mesh"], r["namespace"], r["host"]) for r in data["grant"]] == [("b", "*", "shop.web.svc.cluster.local")]
     assert [(r["host"], r["ports"]) for r in data["revoke"]] == [("shop.web.global", ["8080/http"])]
@@ -124,7 +124,7 @@ def test_diff_of_a_first_export_shows_the_in_mesh_callers_it_shuts_out(tmp_path:
     changed = spec_data()
     changed["exports"].append({"service": "api/internal", "mesh": "a", "to": [{"mesh": "b", "namespaces": ["web"]}]})
     result = invoke("access", write(tmp_path, "new.yaml", changed), "--diff", write(tmp_path, "base.yaml", base))
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         "- revoke a (any in-mesh caller) -> a internal.api.svc.cluster.local (api/internal) port 80/http",
         "+ grant b [b-1, b-2] web/* -> a internal.api.global (api/internal) port 80/http",
     ]

@@ -100,7 +100,9 @@ def test_github_annotations_from_render(broken, tmp_path):
 def test_json_diagnostics_parse(broken):
     result = invoke("--format", "json", "validate", broken)
     assert result.exit_code == 2
-    data = json.loads(result.stdout)
+    document = json.loads(result.stdout)
+    assert (document["command"], document["exit_code"]) == ("validate", 2)
+    data = document["diagnostics"]
     assert [(d["code"], d["severity"], d["span"]["line"], d["span"]["col"]) for d in data] == [
         ("E202", "error", 14, 18),
         ("E202", "error", 18, 14),
@@ -109,10 +111,10 @@ def test_json_diagnostics_parse(broken):
     assert {"code", "message", "hint", "path", "severity", "span"} <= set(data[0])
 
 
-def test_json_for_a_valid_spec_is_an_empty_list():
+def test_json_for_a_valid_spec_has_no_diagnostics():
     result = invoke("--format", "json", "validate", str(EXAMPLE))
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == []
+    assert json.loads(result.stdout) == {"command": "validate", "diagnostics": [], "exit_code": 0}
 
 
 def test_github_for_a_valid_spec_prints_nothing():
@@ -124,14 +126,31 @@ def test_github_for_a_valid_spec_prints_nothing():
 # --- progress and shell completion ------------------------------------------------------------
 
 
-def test_progress_with_verbose(tmp_path):
+def test_progress_with_verbose_names_every_stage(tmp_path):
     spec = tmp_path / "fleet.yaml"
     spec.write_text(EXAMPLE.read_text())
     result = invoke("--verbose", "render", str(spec), "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    stages = [line for line in result.stderr.splitlines() if re.match(r"\[ *\d+\.\d\ds\] ", line)]
-    assert len(stages) == 2
-    assert "loading, checking" in stages[0] and "files rendered; writing" in stages[1]
+    stages = [re.sub(r"^\[ *\d+\.\d\ds\] ", "", line) for line in result.stderr.splitlines()
+              if re.match(r"\[ *\d+\.\d\ds\] ", line)]
+    assert [stage.split()[0] for stage in stages] == ["load", "check", "resolve", "render", "validate", "emit", "write"]
+    assert stages[0] == f"load {spec}" and re.fullmatch(r"validate \d+ objects", stages[4])
+    assert re.fullmatch(rf"write \d+ files {re.escape(str(tmp_path / 'out'))}", stages[6])
+
+
+def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
+    """Per stage on stderr when it is a terminal (test_no_progress_when_not_a_terminal_or_quiet: not otherwise)."""
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(EXAMPLE.read_text())
+    from meshgen import cli
+
+    shown = []
+    monkeypatch.setattr(cli.sys, "stderr", type("Tty", (), {"isatty": lambda self: True})())
+    monkeypatch.setattr(cli.click, "echo", lambda text="", err=False, nl=True: shown.append((text, err)))
+    with pytest.raises(SystemExit):
+        cli.main.main(["render", str(spec), "-o", str(tmp_path / "out")], standalone_mode=False)
+    stages = [text for text, err in shown if err and re.match(r"\[ *\d+\.\d\ds\] ", text)]
+    assert len(stages) == 7
 
 
 def test_no_progress_when_not_a_terminal_or_quiet(tmp_path):

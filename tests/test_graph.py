@@ -168,7 +168,7 @@ def test_ids_are_safe_and_collision_free():
 def test_graph_command(fmt):
     result = CliRunner().invoke(main, ["graph", str(EXAMPLE), "--format", fmt])
     assert result.exit_code == 0, result.output
-    assert result.output == render_graph(resolve_model(read_spec(EXAMPLE)), fmt)
+    assert result.stdout == render_graph(resolve_model(read_spec(EXAMPLE)), fmt)
 
 
 def test_graph_command_svg_without_dot(monkeypatch):
@@ -183,3 +183,24 @@ def test_graph_command_writes_a_file(tmp_path):
     result = CliRunner().invoke(main, ["graph", str(EXAMPLE), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text().startswith("flowchart LR\n")
+
+
+def test_the_order_of_consumers_does_not_change_the_picture_or_the_readme(tmp_path):
+    """Issue 14.9: the order of an export's `to` list changed out/README.md's edges."""
+    from meshgen.pipeline import Options, build
+
+    two = ("      - mesh: staging\n        serviceAccounts: [checkout/checkout]\n",
+           "      - mesh: staging\n        namespaces: [ops]\n")
+    text = EXAMPLE.read_text()
+    assert text.count(two[0]) == 1
+    outputs = []
+    for order in (two, two[::-1]):
+        spec = tmp_path / f"{len(outputs)}" / "fleet.yaml"
+        spec.parent.mkdir()
+        spec.write_text(text.replace(two[0], "".join(order)))
+        model = resolve_model(read_spec(spec))
+        readme = build(Options(spec=spec)).tree["README.md"].decode()
+        picture = readme[readme.index("```mermaid"):readme.index("```\n", readme.index("```mermaid") + 3)]
+        outputs.append((render_graph(model, "mermaid"), render_graph(model, "dot"), picture))
+    assert outputs[0] == outputs[1]
+    assert "from ops/*" in outputs[0][0] and "as checkout/checkout" in outputs[0][0]

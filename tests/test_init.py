@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from meshgen.cli import main
@@ -53,5 +54,29 @@ def test_init_refuses_to_overwrite(tmp_path):
 
 
 def test_init_reports_an_unwritable_path(tmp_path):
-    result = invoke("init", str(tmp_path / "missing" / "fleet.yaml"))
+    (tmp_path / "file").write_text("x\n")
+    result = invoke("init", str(tmp_path / "file" / "fleet.yaml"))
     assert result.exit_code == 4 and "E512" in result.output
+
+
+@pytest.mark.parametrize("path", ["newdir/", "deploy/prod/", "deploy/prod/fleet.yaml"])
+def test_init_creates_the_folders_it_needs(tmp_path, monkeypatch, path):
+    """A trailing '/' names a folder: `init newdir/` wrote a *file* named newdir; `init deploy/prod/` failed."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke("init", path)
+    assert result.exit_code == 0, result.output
+    target = Path(path) / "fleet.yaml" if path.endswith("/") else Path(path)
+    assert target.read_text() == STARTER
+    assert result.stderr == f"starter spec: written to {target}; next: `meshgen validate {target}`, then " \
+                            f"`meshgen render {target}`\n"
+
+
+def test_init_to_standard_output(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("init", "-")
+    assert result.exit_code == 0 and result.stdout == STARTER and list(tmp_path.iterdir()) == []
+
+
+def test_no_hint_points_at_the_repository_example():
+    """A packaged install has no fleet.example.yaml: hints and the starter point at `meshgen init`."""
+    assert "fleet.example.yaml" not in STARTER

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
 
 from meshgen.diagnostics import Span
-from meshgen.spec.loader import MAX_DEPTH, _parse, find_secret_material, load
+from meshgen.spec.loader import MAX_BYTES, MAX_DEPTH, _parse, find_secret_material, load
 from meshgen.spec.positions import format_path
 
 FILE = "fleet.yaml"
@@ -125,7 +127,8 @@ def test_unknown_key_did_you_mean():
     text = edited(("    trustDomain:", "    trustDomian:"))
     found = messages(text)
     assert "fleet.yaml:13:5: error[E101]: unknown key 'trustDomian' in meshes[0] (did you mean 'trustDomain'?)" in found
-    assert "fleet.yaml:12:5: error[E102]: 'meshes[0].trustDomain' is required (add 'trustDomain' here)" in found
+    assert ("fleet.yaml:13:5: error[E102]: 'meshes[0].trustDomain' is required "
+            "('trustDomian' here looks like a misspelling of 'trustDomain')") in found
 
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
@@ -137,16 +140,16 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
 
 def test_wrong_type_says_what_was_expected_and_found():
     assert messages(edited(("podCIDRs: [10.1.0.0/16]", "podCIDRs: 10.1.0.0/16"))) == [
-        "fleet.yaml:21:15: error[E103]: 'clusters[0].podCIDRs': expected a list (found '10.1.0.0/16')"
+        "fleet.yaml:21:15: error[E103]: 'clusters[0].podCIDRs': expected a list, found '10.1.0.0/16'"
     ]
     assert messages(edited(("metadata:\n  name: unit\n", "metadata: unit\n"))) == [
-        "fleet.yaml:3:11: error[E103]: 'metadata': expected a mapping (found 'unit')"
+        "fleet.yaml:3:11: error[E103]: 'metadata': expected a mapping, found 'unit'"
     ]
 
 
 def test_an_unquoted_date_is_shown_as_a_date_with_a_hint():
     (message,) = messages(edited(("  name: unit\n", "  name: 2024-01-01\n")))
-    assert "expected a string (found the date 2024-01-01) (YAML reads an unquoted date as a date: quote it)" in message
+    assert "expected a string, found the date 2024-01-01 (YAML reads an unquoted date as a date: quote it)" in message
 
 
 def test_every_error_of_the_stage_is_reported():
@@ -211,19 +214,114 @@ def test_a_byte_order_mark_is_accepted():
     assert diagnose(b"\xef\xbb\xbf" + SPEC.encode()) == []
 
 
-def test_alias_bomb_is_refused():
+def test_alias_bomb_is_refused_at_the_alias_that_crosses_the_bound():
     bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
     for n in range(1, 10):
         bomb += f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]\n"  # 10**9 nodes once expanded
     found = load(bomb.encode(), FILE)
-    assert [d.code for d in found.diagnostics] == ["E004"] and found.fleet is None
+    assert [(d.code, d.span.line) for d in found.diagnostics] == [("E004", 7)] and found.fleet is None
+    assert "more than 2,000,000 nodes once YAML aliases are expanded" in found.diagnostics[0].message
+
+
+def test_a_small_alias_bomb_is_refused_by_ratio():
+    """About 1.2 million nodes from 73 written: below the absolute bound, far above 10x what is written."""
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for n in range(1, 6):
+        bomb += f"a{n}: &a{n} [" + ", ".join([f"*a{n - 1}"] * 10) + "]\n"
+    (found,) = load(bomb.encode(), FILE).diagnostics
+    assert (found.code, found.span.line, found.span.col) == ("E004", 6, 10)  # the first use of the largest anchor
+    assert found.message == "YAML aliases expand this spec's 73 nodes to 1,234,573, more than 10 times"
+
+
+def test_many_nodes_without_aliases_are_not_an_alias_bomb():
+    """The old fixed cap (200,000 nodes) refused large fleets that use no alias at all."""
+    text = SPEC + "extra: [" + ", ".join(["0"] * 250_000) + "]\n"
+    assert [d.code for d in load(text.encode(), FILE).diagnostics] == ["E101"]
+
+
+def test_moderate_aliases_pass():
+    text = SPEC.replace("  - name: vpc\n", "  - &net {name: vpc}\n") + "unused: [" + ", ".join(["*net"] * 1000) + "]\n"
+    assert [d.code for d in load(text.encode(), FILE).diagnostics] == ["E101"]
 
 
 def test_deep_nesting_is_refused():
     deep = "a: " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5) + "\n"
-    assert [c for c, _, _ in diagnose(deep)] == ["E004"]
-    very_deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"  # the YAML composer itself would recurse too deep
+    assert diagnose(deep) == [("E004", 1, 4 + MAX_DEPTH)]
+    very_deep = "a: " + "[" * 5000 + "]" * 5000 + "\n"
     assert [c for c, _, _ in diagnose(very_deep)] == ["E004"]
+
+
+def test_aliases_cannot_nest_deeper_than_the_limit():
+    chain = "a0: &a0 " + "[" * 40 + "]" * 40 + "\n" + "a1: &a1 " + "[" * 30 + "*a0" + "]" * 30 + "\n"
+    assert diagnose(chain) == [("E004", 2, 39)]  # at the alias
+
+
+@pytest.mark.parametrize("text", [
+    "a: " + "[" * 30_000 + "]" * 30_000 + "\n",  # the C composer recursed once per level: a segmentation fault
+    "a:\n" + "- " * 30_000 + "x\n",
+    "a: " + "{b: " * 30_000 + "x" + "}" * 30_000 + "\n",
+])
+def test_a_nesting_bomb_is_refused_in_a_child_process(tmp_path, text):
+    """Run in a child process: on the old loader this crashed the interpreter itself."""
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text(text)
+    command = [sys.executable, "-c", "from meshgen.cli import main; main()", "validate", str(spec)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"{spec}:") and "error[E004]" in done.stderr
+
+
+def test_a_spec_over_the_size_limit_is_located_where_the_limit_is_crossed():
+    line = b"# " + b"x" * 1021 + b"\n"  # 1 KiB
+    data = line * (MAX_BYTES // 1024) + b"a: 1\n"
+    (found,) = load(data, FILE).diagnostics
+    assert (found.code, found.span.line, found.span.col) == ("E001", MAX_BYTES // 1024 + 1, 1)
+    assert "larger than 8 MiB" in found.message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('"a[b": 1\n', ("E101", 1, 1)),  # pydantic's union tags contain '[': the key was taken for one
+    ("n: " + "9" * 4400 + "\n", ("E008", 1, 4)),
+    ("n: !!int abc\n", ("E008", 1, 4)),
+    ("n: !!float [1]\n", ("E008", 1, 4)),
+    ("n: !!binary aGVsbG8=\n", ("E008", 1, 4)),
+    ("n: !!python/object/new:dict {a: 1}\n", ("E008", 1, 4)),
+    ("n: !!set {a: null}\n", ("E008", 1, 4)),
+    ("n: !custom x\n", ("E008", 1, 4)),
+    ("? [a]\n: 1\n", ("E008", 1, 3)),
+    ("a: &a [*a]\n", ("E008", 1, 8)),
+    ("b: &b {x: 1}\nc: {<<: [*b, 1]}\n", ("E008", 2, 9)),
+])
+def test_input_the_loader_cannot_read_is_a_located_error(text, expected):
+    assert diagnose(SPEC + text)[-1:] == [(expected[0], expected[1] + SPEC.count("\n"), expected[2])]
+
+
+def test_explicit_core_tags_are_read():
+    text = SPEC.replace("  name: unit\n", "  name: !!str unit\n").replace("[10.1.0.0/16]", "[!!str 10.1.0.0/16]")
+    assert diagnose(text) == []
+
+
+def test_a_misspelt_key_is_reported_before_the_missing_key_it_causes():
+    text = edited(("    trustDomain: prod.corp.example\n", "    trustDomian: prod.corp.example\n"))
+    assert messages(text) == [
+        "fleet.yaml:13:5: error[E101]: unknown key 'trustDomian' in meshes[0] (did you mean 'trustDomain'?)",
+        "fleet.yaml:13:5: error[E102]: 'meshes[0].trustDomain' is required "
+        "('trustDomian' here looks like a misspelling of 'trustDomain')",
+    ]
+
+
+def test_a_wrong_value_keeps_its_hint_out_of_the_message():
+    (found,) = load(edited(("[10.1.0.0/16]", "[10.1.0.1/16]")).encode(), FILE).diagnostics
+    assert found.message == "'clusters[0].podCIDRs[0]': '10.1.0.1/16' is not a CIDR block"
+    assert found.hint == "10.1.0.1/16 has host bits set"
+    (found,) = load(edited(("- name: vpc", "- name: 7")).encode(), FILE).diagnostics
+    assert (found.message, found.hint) == ("'networks[0].name': expected a string, found 7", "")
+
+
+def test_no_did_you_mean_for_a_secret_key():
+    text = edited(("    certificatePath: pki/corp-root/ca\n", "    certificatePath: pki/corp-root/ca\n    token: x\n"))
+    unknown = next(d for d in load(text.encode(), FILE).diagnostics if d.code == "E101")
+    assert unknown.hint.startswith("allowed keys: ")
 
 
 @pytest.mark.parametrize(
@@ -303,3 +401,18 @@ def test_alias_and_merge_keys_share_content_and_keep_positions():
     loaded = load(text.encode(), "f.yaml")
     assert loaded.positions.span(("use", "y")).line == 4
     assert loaded.positions.key_span(("use", "x")).line == 1  # where the anchor spells it
+
+
+def test_too_many_nodes_without_aliases_does_not_blame_aliases(monkeypatch):
+    import meshgen.spec.loader as loader
+    from meshgen.spec.tree import Limits
+
+    monkeypatch.setattr(loader, "LIMITS", Limits(depth=64, nodes=1000, ratio=10, floor=100))
+    (found,) = load(("x: [" + ", ".join(["0"] * 2000) + "]\n").encode(), FILE).diagnostics
+    assert found.code == "E004" and found.message == "spec has more than 1,000 nodes"
+    assert (found.span.line, found.span.col) == (1, 5 + 3 * 997)  # the 1,001st node: the 998th item
+
+
+def test_a_duplicate_key_names_its_path():
+    (found,) = load(edited(("    network: vpc\n", "    network: vpc\n    network: vpc\n")).encode(), FILE).diagnostics
+    assert (found.code, found.path) == ("E003", "clusters[0].network")

@@ -34,6 +34,15 @@ def files(root: Path) -> dict[str, bytes]:
     return {k: v for k, v in snapshot(root).items() if v is not None}
 
 
+def visible_of(snap: dict) -> dict:
+    """What git and a controller see: everything but the staging folder (git-ignored by its .gitignore)."""
+    return {k: v for k, v in snap.items() if k.split("/")[0] != writer.STAGING}
+
+
+def visible(root: Path) -> dict:
+    return visible_of(snapshot(root))
+
+
 def write(tree, root: Path) -> None:
     sync(tree, root, Mode.WRITE)
 
@@ -187,7 +196,7 @@ def test_a_file_where_a_folder_is_needed_is_e503(tmp_path):
 @pytest.mark.parametrize(
     "path",
     ["../evil.yaml", "a/../../evil.yaml", "/etc/passwd", "a//b.yaml", "./a.yaml", "a/./b", "", "a\\b",
-     OWNED, JOURNAL, "a/.x.meshgen-tmp"],
+     OWNED, JOURNAL, ".meshgen-journal", ".meshgen-staging", ".meshgen-staging/x", "a/.x.meshgen-tmp"],
 )
 def test_bad_paths_are_e502_and_nothing_is_written(tmp_path, path):
     out = tmp_path / "out"
@@ -278,9 +287,8 @@ def test_every_temp_is_fsynced_before_the_journal(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "_fsync_file", lambda path: (events.append(("fsync", path.name)), real_fsync(path)))
     monkeypatch.setattr(writer, "_write_journal", lambda *a: (events.append(("journal", "")), real_journal(*a)))
     write(TREE, out)
-    assert events[-1] == ("journal", "")
-    assert sorted(name for what, name in events if what == "fsync") == sorted(
-        f".{Path(p).name}{writer.TMP_SUFFIX}" for p in expected_files(TREE))
+    before_journal = events[: events.index(("journal", ""))]
+    assert sorted(name for what, name in before_journal) == [f"{i:06d}{writer.TMP_SUFFIX}" for i in range(len(TREE) + 1)]
     assert files(out) == expected_files(TREE)
 
 
@@ -320,15 +328,17 @@ def test_kill_in_phase_two_rolls_forward_on_next_apply(tmp_path, monkeypatch, re
     monkeypatch.setattr(os, "replace", real_replace)
     journal_written = (out / JOURNAL).exists()
     assert journal_written == (replaces_before_kill >= 0)
-    if not journal_written:  # killed while writing the journal: still phase 1, nothing changed
-        assert snapshot(out) == before_apply
+    if not journal_written:  # killed while writing the journal: still phase 1, nothing visible changed
+        assert visible(out) == visible_of(before_apply)
 
-    # planning after the kill sees the rolled-forward state and writes nothing
+    # planning after the kill reports what is really there: each file old or new, the old ones stale
     before = snapshot(out)
     pending = plan(new_tree, out)
     assert snapshot(out) == before
-    if journal_written:
-        assert pending.is_clean
+    assert pending.interrupted == journal_written
+    still_old = {p for p, data in expected_files(new_tree).items() if files(out).get(p) != data}
+    assert {c.path for c in pending.changes} == still_old | {"clusters/west/ns.yaml"} - (
+        set() if (out / "clusters/west/ns.yaml").exists() else {"clusters/west/ns.yaml"})
 
     apply(result, new_tree, out)  # the stale plan of the killed run, and the same tree
     assert files(out) == {"README.md": b"hand written\n", **expected_files(new_tree)}
@@ -352,7 +362,8 @@ def test_kill_while_pruning_rolls_forward(tmp_path, monkeypatch):
         write(new_tree, out)
     monkeypatch.setattr(writer, "_prune", real_prune)
     assert (out / JOURNAL).exists() and (out / "clusters/west/ns.yaml").exists()
-    assert plan(new_tree, out).is_clean  # the pending prune is already accounted for
+    pending = plan(new_tree, out)
+    assert pending.interrupted and [(c.path, c.action) for c in pending.changes] == [("clusters/west/ns.yaml", "delete")]
     write(new_tree, out)
     assert files(out) == expected_files(new_tree)
     assert not (out / "clusters").exists()
@@ -361,7 +372,191 @@ def test_kill_while_pruning_rolls_forward(tmp_path, monkeypatch):
 def test_corrupt_journal_is_e504(tmp_path):
     out = tmp_path / "out"
     write(TREE, out)
+    (out / writer.STAGING).mkdir()
     (out / JOURNAL).write_bytes(b"{not json")
     with pytest.raises(MeshgenError) as err:
         plan(TREE, out)
     assert codes(err) == ["E504"]
+
+
+# --- hostile file systems (issue 14) ---------------------------------------------------------------
+
+OLD_TEMP_NAMES = [  # where meshgen 0.1 put its temps: a symlink there was written through
+    "clusters/east/.ns.yaml.meshgen-tmp", "fleet/.apps.yaml.meshgen-tmp", "..meshgen-owned.meshgen-tmp",
+    "..meshgen-journal.meshgen-tmp",
+]
+
+
+@pytest.mark.parametrize("name", OLD_TEMP_NAMES)
+def test_a_symlink_at_a_temp_name_is_never_written_through(tmp_path, name):
+    out, victim = tmp_path / "out", tmp_path / "victim.txt"
+    write({"extra.yaml": b"x\n", **{p: b"old\n" for p in TREE}}, out)  # so the ownership list changes too
+    victim.write_bytes(b"keep\n")
+    (out / name).symlink_to(victim)
+    write(TREE, out)
+    assert victim.read_bytes() == b"keep\n"
+    for path in TREE:
+        assert not (out / path).is_symlink() and (out / path).read_bytes() == TREE[path]
+
+
+def test_a_symlink_beside_the_address_lock_is_never_written_through(tmp_path):
+    victim, lock = tmp_path / "victim.txt", tmp_path / "meshgen.lock"
+    victim.write_bytes(b"keep\n")
+    (tmp_path / ".meshgen.lock.meshgen-tmp").symlink_to(victim)  # meshgen 0.1's temp name
+    writer.sync_file(lock, b"host 240.10.0.1\n", Mode.WRITE)
+    assert victim.read_bytes() == b"keep\n"
+    assert not lock.is_symlink() and lock.read_bytes() == b"host 240.10.0.1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".meshgen.lock.meshgen-tmp", "meshgen.lock", "victim.txt"]
+
+
+def test_a_symlinked_address_lock_is_refused(tmp_path):
+    victim, lock = tmp_path / "victim.txt", tmp_path / "meshgen.lock"
+    victim.write_bytes(b"keep\n")
+    lock.symlink_to(victim)
+    with pytest.raises(MeshgenError) as err:
+        writer.sync_file(lock, b"host 240.10.0.1\n", Mode.CHECK)
+    assert codes(err) == ["E503"] and victim.read_bytes() == b"keep\n"
+
+
+@pytest.mark.parametrize("planted", ["symlink", "file"])
+def test_something_at_the_staging_name_is_refused(tmp_path, planted):
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    outside.mkdir()
+    out.mkdir()
+    if planted == "symlink":
+        (out / writer.STAGING).symlink_to(outside, target_is_directory=True)
+    else:
+        (out / writer.STAGING).write_bytes(b"x\n")
+    with pytest.raises(MeshgenError) as err:
+        write(TREE, out)
+    assert codes(err) == ["E502"]
+    assert list(outside.iterdir()) == [] and sorted(p.name for p in out.iterdir()) == [writer.STAGING]
+
+
+def test_a_temp_that_appears_under_its_name_is_not_overwritten(tmp_path, monkeypatch):
+    """O_EXCL: a file created at the temp's name between two steps makes the write fail, not follow it."""
+    out = tmp_path / "out"
+    real = writer._write_temp
+
+    def racing(temp, data):
+        if temp.name.startswith("000000"):
+            temp.symlink_to(tmp_path / "victim.txt")
+        real(temp, data)
+
+    monkeypatch.setattr(writer, "_write_temp", racing)
+    with pytest.raises(FileExistsError):
+        write(TREE, out)
+    assert not (tmp_path / "victim.txt").exists() and snapshot(tmp_path) == {}
+
+
+@pytest.mark.parametrize("out", ["/", "/.", "//"])
+def test_the_file_system_root_is_not_an_output_folder(out):
+    with pytest.raises(MeshgenError) as err:
+        plan(TREE, Path(out))
+    assert codes(err) == ["E502"]
+
+
+def test_a_file_as_output_folder_is_e503(tmp_path):
+    (tmp_path / "out").write_bytes(b"x\n")
+    for target in (tmp_path / "out", tmp_path / "out" / "sub"):
+        with pytest.raises(MeshgenError) as err:
+            write(TREE, target)
+        assert codes(err) == ["E503"]
+    assert (tmp_path / "out").read_bytes() == b"x\n"
+
+
+# --- killed runs: what git and controllers see ---------------------------------------------------
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+import meshgen.writer as w
+tree = {p: p.encode() + b" v2\\n" for p in ("a/x.yaml", "a/y.yaml", "b/new/z.yaml")}
+step = sys.argv[2]
+if step == "phase1":
+    real = w._fsync_all
+    w._fsync_all = lambda paths: (real(paths), os.kill(os.getpid(), signal.SIGKILL))
+else:
+    real, count = os.replace, []
+    def replace(src, dst):
+        real(src, dst)
+        count.append(dst)
+        if len(count) == 3:  # the journal and two files
+            os.kill(os.getpid(), signal.SIGKILL)
+    os.replace = replace
+w.sync(tree, Path(sys.argv[1]), w.Mode.WRITE)
+"""
+
+
+def git(folder: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.parametrize("step", ["phase1", "phase2"])
+def test_a_killed_render_leaves_nothing_git_would_add(tmp_path, step):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    write({"a/x.yaml": b"x v1\n", "a/y.yaml": b"y v1\n", "old/gone.yaml": b"gone\n"}, out)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "v1")
+    before = visible(out)
+    done = subprocess.run([sys.executable, "-c", KILLER, str(out), step], capture_output=True)
+    assert done.returncode == -9
+    assert (out / writer.STAGING).is_dir()
+    status = git(tmp_path, "status", "--porcelain", "--untracked-files=all").splitlines()
+    if step == "phase1":
+        assert status == [] and {k: v for k, v in visible(out).items() if v is not None} == \
+            {k: v for k, v in before.items() if v is not None}
+    else:  # each file old or new; nothing else
+        assert status and all(line[3:] in ("out/a/x.yaml", "out/a/y.yaml") for line in status), status
+        assert (out / JOURNAL).exists() and plan({"a/x.yaml": b"a/x.yaml v2\n"}, out).interrupted
+    tree = {p: p.encode() + b" v2\n" for p in ("a/x.yaml", "a/y.yaml", "b/new/z.yaml")}
+    write(tree, out)  # the next render recovers and finishes
+    assert files(out) == expected_files(tree)
+
+
+# --- concurrent runs ---------------------------------------------------------------------------
+
+
+def test_a_run_waits_for_the_lock_then_fails_with_e515(tmp_path):
+    out = tmp_path / "out"
+    waited = []
+    with writer.output_lock(out, Mode.WRITE):
+        with pytest.raises(MeshgenError) as err:
+            with writer.output_lock(out, Mode.WRITE, timeout=0.2, on_wait=lambda: waited.append(1)):
+                pass
+    assert codes(err) == ["E515"] and waited == [1]
+    assert snapshot(tmp_path) == {}  # the folder the lock created is gone again: the run wrote nothing
+
+
+def test_check_shares_the_lock_with_check_but_not_with_render(tmp_path):
+    out = tmp_path / "out"
+    write(TREE, out)
+    with writer.output_lock(out, Mode.CHECK):
+        with writer.output_lock(out, Mode.DIFF, timeout=0):
+            pass
+        with pytest.raises(MeshgenError):
+            with writer.output_lock(out, Mode.WRITE, timeout=0):
+                pass
+
+
+def test_concurrent_renders_into_one_folder_all_succeed(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys; from pathlib import Path; import meshgen.writer as w;"
+              "tree = {f'c/{i}.yaml': f'{i} {sys.argv[2]}\\n'.encode() for i in range(200)};"
+              "ctx = w.output_lock(Path(sys.argv[1]), w.Mode.WRITE)\n"
+              "with ctx: w.sync(tree, Path(sys.argv[1]), w.Mode.WRITE)")
+    runs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "out"), str(n)], stderr=subprocess.PIPE)
+            for n in range(4)]
+    results = [(run.wait(), run.stderr.read()) for run in runs]
+    assert results == [(0, b"")] * 4
+    contents = {data.split(b" ")[1] for path, data in files(tmp_path / "out").items() if path != OWNED}
+    assert len(contents) == 1  # one run's tree, whole
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [OWNED, "c"]

@@ -8,25 +8,28 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 
 import pydantic
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
-from meshgen.diagnostics import Diagnostic, Span
+from meshgen.diagnostics import Diagnostic, Span, sort_diagnostics
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions, format_path
-from meshgen.spec.tree import DuplicateKey, TaggedValue, TooDeep, build
+from meshgen.spec.secrets import secret_free_form_key, secret_key, secret_kind
+from meshgen.spec.tree import Document, Limits, Refused, documents
 
-MAX_NODES = 200_000  # after alias expansion; a larger spec is an alias bomb or a mistake
-MAX_DEPTH = 64  # a fleet spec nests about 8 levels; deeper nesting is an attack or a mistake
-MAX_BYTES = 16 * 1024 * 1024
-NULL = "tag:yaml.org,2002:null"
+# Limits that stop attacks, not fleets. The 40-mesh benchmark fleet (200 clusters, 4,000 services,
+# 4,000 exports) is 2.5 MB and about 420,000 nodes; these allow about three times that.
+MAX_BYTES = 8 * 1024 * 1024
+LIMITS = Limits(depth=64, nodes=2_000_000, ratio=10, floor=100_000)
+MAX_DEPTH = LIMITS.depth  # a fleet spec nests about 8 levels; deeper nesting is an attack or a mistake
+PURE_FALLBACK_CHARS = 256 * 1024  # re-read a spec libyaml refuses with the (10x slower) pure parser up to this size
 
 
 @dataclass
@@ -44,14 +47,14 @@ def load(data: bytes, file: str) -> Loaded:
     tree, positions, problem = _parse(text, file)
     if problem:
         return Loaded(None, positions, [problem])
-    found = _check_shape(tree, positions) or _check_size(tree, file)
+    found = _check_shape(tree, positions)
     if found:
         return Loaded(None, positions, [found])
-    diagnostics = find_secret_material(tree, positions)
     fleet, schema_errors = _validate(tree, positions)
-    secret_spans = {d.span for d in diagnostics}
+    secrets = find_secret_material(tree, positions)
+    secret_spans = {d.span for d in secrets}
     # a value refused as secret material is not also quoted back by a schema message
-    diagnostics += [d for d in schema_errors if d.code != "E103" or d.span not in secret_spans]
+    diagnostics = sort_diagnostics(secrets + [d for d in schema_errors if d.code != "E103" or d.span not in secret_spans])
     if any(d.is_error for d in diagnostics):
         fleet = None
     return Loaded(fleet, positions, diagnostics)
@@ -59,7 +62,7 @@ def load(data: bytes, file: str) -> Loaded:
 
 def _decode(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
     if len(data) > MAX_BYTES:
-        return "", Diagnostic("E001", f"spec is {len(data)} bytes; the limit is {MAX_BYTES}", Span(file, 1, 1))
+        return "", _too_large(data, file)
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:
@@ -70,48 +73,57 @@ def _decode(data: bytes, file: str) -> tuple[str, Diagnostic | None]:
         return "", Diagnostic("E001", message, Span(file, line, col), hint="save the file as UTF-8")
 
 
+def _too_large(data: bytes, file: str) -> Diagnostic:
+    """Located where the limit is crossed (``data`` may be cut just after it)."""
+    head = data[:MAX_BYTES]
+    line, col = head.count(b"\n") + 1, MAX_BYTES - (head.rfind(b"\n") + 1) + 1
+    message = f"spec is larger than {MAX_BYTES // (1024 * 1024)} MiB ({MAX_BYTES:,} bytes), the limit; it is crossed here"
+    return Diagnostic("E001", message, Span(file, line, col),
+                      hint="a fleet spec of 200 clusters and 4,000 services is about 2.5 MB; is this the right file?")
+
+
 def _parse(text: str, file: str) -> tuple[object, Positions, Diagnostic | None]:
-    """Compose with ruamel.yaml (its C parser when installed), then build data and positions."""
+    """Parse (libyaml when installed) and build data and positions in one pass, bounded by ``LIMITS``."""
     positions = Positions(file)
     try:
-        documents, yaml = _compose(text)
-        if len(documents) != 1:
-            return None, positions, _document_count(documents, file)
-        tree, positions = build(documents[0], file, MAX_DEPTH, yaml.constructor)
-    except DuplicateKey as exc:
-        mark = exc.node.start_mark
-        message = f"duplicate key: key '{exc.key}' appears twice in this mapping"
-        return None, positions, Diagnostic("E003", message, Span(file, mark.line + 1, mark.column + 1),
-                                           hint="remove one of them, or merge their values")
-    except TooDeep as exc:
-        mark = exc.node.start_mark
-        return None, positions, _too_deep(Span(file, mark.line + 1, mark.column + 1))
+        found = _documents(text, positions)
+    except Refused as exc:
+        return None, positions, Diagnostic(exc.code, exc.message, _span(file, exc.mark), hint=exc.hint,
+                                           path=format_path(exc.path))
     except MarkedYAMLError as exc:
         return None, positions, _marked("E002", "YAML syntax error", exc, file, "")
     except ReaderError as exc:
         return None, positions, _unprintable(exc, text, file)
     except YAMLError as exc:
         return None, positions, Diagnostic("E002", f"YAML error: {exc}", Span(file, 1, 1))
-    except RecursionError:  # the composer recurses once per nesting level
-        return None, positions, _too_deep(Span(file, 1, 1))
-    return tree, positions, None
+    documents = [d for d in found if not d.empty] or found[:1]
+    if len(documents) != 1 or documents[0].empty:
+        return None, positions, _document_count(documents, file)
+    return documents[0].value, positions, None
 
 
-def _compose(text: str):
-    """Document nodes, dropping empty ones beside others (``SPEC\n---\n``). The C parser is fast; on
-    an error, the pure-Python parser composes again because its messages say more."""
+def _documents(text: str, positions: Positions) -> list[Document]:
+    """The C parser is fast; on an error, the pure-Python parser reads again (when the spec is small
+    enough for that to be quick) because its messages say more and it accepts YAML 1.2 that libyaml
+    refuses, such as `[2001:db8::]`."""
     try:
-        yaml = YAML(typ="safe", pure=False)
-        yaml.Resolver = _Yaml12Resolver
-        documents = list(yaml.compose_all(text))
+        return _build_documents(text, positions, pure=False)
     except YAMLError:
-        yaml = YAML(typ="safe", pure=True)
-        documents = list(yaml.compose_all(text))
-    if len(documents) > 1:
-        documents = [d for d in documents if not _is_empty(d)] or documents[:1]
-    if len(documents) == 1 and _is_empty(documents[0]):
-        documents = []
-    return documents, yaml
+        if len(text) > PURE_FALLBACK_CHARS:
+            raise
+    positions.values.clear()
+    positions.keys.clear()
+    return _build_documents(text, positions, pure=True)
+
+
+def _build_documents(text: str, positions: Positions, pure: bool) -> list[Document]:
+    yaml = YAML(typ="safe", pure=pure)
+    yaml.Resolver = _Yaml12Resolver
+    return documents(yaml.parse(text), positions, LIMITS, yaml.resolver, yaml.constructor)
+
+
+def _span(file: str, mark) -> Span:
+    return Span(file, mark.line + 1, mark.column + 1) if mark is not None else Span(file, 1, 1)
 
 
 class _Yaml12Resolver(VersionedResolver):
@@ -130,16 +142,12 @@ class _Yaml12Resolver(VersionedResolver):
         return self._fixed_resolvers
 
 
-def _is_empty(node) -> bool:
-    return isinstance(node, ScalarNode) and node.tag == NULL and node.value in ("", "~", "null")
-
-
-def _document_count(documents: list, file: str) -> Diagnostic:
-    if not documents:
-        hint = "a spec starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`; see fleet.example.yaml"
+def _document_count(documents: list[Document], file: str) -> Diagnostic:
+    if not documents or documents[0].empty:
+        hint = "a spec starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`; `meshgen init` writes a starter"
         return Diagnostic("E005", "spec is empty: expected a Fleet mapping, found no YAML content",
                           Span(file, 1, 1), hint=hint)
-    line = documents[1].start_mark.line + 1
+    line = documents[1].mark.line + 1
     message = f"spec holds {len(documents)} YAML documents; one Fleet is expected, and the second starts here"
     return Diagnostic("E007", message, Span(file, line, 1),
                       hint="keep one Fleet per file: remove the `---` separator and what follows")
@@ -191,74 +199,51 @@ def _check_shape(tree, positions: Positions) -> Diagnostic | None:
                       hint="a spec is a mapping that starts with `apiVersion: meshgen.dev/v1alpha1` and `kind: Fleet`")
 
 
-def _check_size(tree, file: str) -> Diagnostic | None:
-    """Count nodes as pydantic would see them, aliases expanded, stopping at the limit."""
-    count = 0
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            message = f"spec expands to more than {MAX_NODES} nodes once YAML aliases are expanded"
-            return Diagnostic("E004", message, Span(file, 1, 1), hint="remove anchors/aliases that multiply content")
-        if isinstance(node, dict):
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
-
-
-def _too_deep(span: Span) -> Diagnostic:
-    message = f"spec nests mappings and lists more than {MAX_DEPTH} levels deep"
-    return Diagnostic("E004", message, span, hint="a fleet spec nests about 8 levels; look for unbalanced brackets")
-
-
 # --- secret material -------------------------------------------------------------------------
-
-_SECRET_KEYS = {
-    "token", "password", "privatekey", "private-key", "private_key", "client-key-data",
-    "client-certificate-data", "certificate-authority-data", "ca-key.pem", "key.pem", "tls.key",
-    "secret", "bearertoken", "bearer-token", "apikey", "api-key", "kubeconfig", "pem",
-}
-_SECRET_VALUES = (  # (what it is, how it looks); the first match names it in the message
-    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")),
-    ("a PEM certificate", re.compile(r"-----BEGIN [A-Z0-9 ]*CERTIFICATE-----")),
-    ("a PEM block", re.compile(r"-----BEGIN [A-Z0-9 ]*(RSA|EC)")),
-    ("a JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")),  # service-account tokens
-    ("base64 key or certificate data", re.compile(r"^[A-Za-z0-9+/]{200,}={0,2}$")),
-)
 
 
 def find_secret_material(tree, positions: Positions) -> list[Diagnostic]:
-    found = []
-    for path, key, value in _items(tree, ()):
-        if isinstance(key, str) and key.lower() in _SECRET_KEYS:
-            message = f"key '{format_path(path)}' names secret material; the spec holds references only"
-            found.append(_secret(message, positions.key_span(path)))
-        elif isinstance(value, str) and (what := _secret_kind(value.strip())):
-            message = f"value of '{format_path(path)}' looks like {what}; the spec holds references only"
-            found.append(_secret(message, positions.span(path)))
+    """E210 for every key or value that holds or names secret material (see ``spec.secrets``)."""
+    found: list[Diagnostic] = []
+    _scan(tree, (), Fleet, positions, found)
     return found
 
 
-def _secret_kind(text: str) -> str:
-    return next((what for what, pattern in _SECRET_VALUES if pattern.search(text)), "")
-
-
-def _secret(message: str, span: Span) -> Diagnostic:
-    hint = "keep it in the secret store and give its store path here, as `certificatePath` does"
-    return Diagnostic("E210", message, span, hint=hint)
-
-
-def _items(node, path):
+def _scan(node, path: tuple, model, positions: Positions, found: list[Diagnostic]) -> None:
+    """``model``: the spec model of ``node`` (a mapping's keys are free-form when it is None)."""
     if isinstance(node, dict):
         for key, value in node.items():
-            yield (*path, key), key, value
-            yield from _items(value, (*path, key))
+            child = (*path, key)
+            _scan_key(key, child, model is None, positions, found)
+            _scan(value, child, _field_model(model, key) if model is not None else None, positions, found)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield (*path, i), None, value
-            yield from _items(value, (*path, i))
+            _scan(value, (*path, i), model, positions, found)
+    elif isinstance(node, str) and (what := secret_kind(node.strip())):
+        found.append(_secret(f"value of '{format_path(path)}' looks like {what}", positions.span(path), path))
+
+
+@functools.cache
+def _field_model(model, key):
+    """The spec model of ``model``'s field ``key`` (or of its items), None when free-form."""
+    field = model.model_fields.get(key) if isinstance(key, str) else None
+    return _inner_model(field.annotation) if field is not None else None
+
+
+def _scan_key(key, path: tuple, free_form: bool, positions: Positions, found: list[Diagnostic]) -> None:
+    if secret_key(key) or free_form and isinstance(key, str) and secret_free_form_key(key):
+        found.append(_secret(f"key '{format_path(path)}' names secret material", positions.key_span(path), path))
+    elif free_form and isinstance(key, str) and (what := secret_kind(key)):
+        found.append(_secret(f"key '{format_path(path)}' looks like {what}", positions.key_span(path), path))
+
+
+def _names_secret(key) -> bool:
+    return secret_key(key)
+
+
+def _secret(message: str, span: Span, path: tuple) -> Diagnostic:
+    hint = "keep it in the secret store and give its store path here, as `certificatePath` does"
+    return Diagnostic("E210", f"{message}; the spec holds references only", span, hint=hint, path=format_path(path))
 
 
 # --- schema ----------------------------------------------------------------------------------
@@ -268,31 +253,75 @@ def _validate(tree, positions: Positions) -> tuple[Fleet | None, list[Diagnostic
     try:
         return Fleet.model_validate(tree), []
     except pydantic.ValidationError as exc:
-        return None, [_schema_diagnostic(error, tree, positions) for error in exc.errors()]
+        errors = [(_spec_loc(error["loc"], tree), error) for error in exc.errors()]
+    typos = _typos(errors)
+    return None, [_schema_diagnostic(error, loc, tree, positions, typos.get(loc)) for loc, error in errors]
 
 
-def _schema_diagnostic(error: dict, tree, positions: Positions) -> Diagnostic:
-    loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+def _typos(errors) -> dict[tuple, tuple]:
+    """Missing key path -> the unknown key beside it that is probably it misspelt (``podCIDR``)."""
+    found = {}
+    for loc, error in errors:
+        if error["type"] == "extra_forbidden" and loc:
+            close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(loc[:-1]), n=1, cutoff=0.6)
+            if close:
+                found[(*loc[:-1], close[0])] = loc
+    return found
+
+
+def _schema_diagnostic(error: dict, loc: tuple, tree, positions: Positions, typo: tuple | None) -> Diagnostic:
     where = format_path(loc) or "spec"
     kind = error["type"]
     if kind == "extra_forbidden":
-        parent = _lookup(tree, loc[:-1])
-        hint = _did_you_mean(str(loc[-1]), _allowed_keys(loc[:-1]))
-        known = hint or ("allowed keys: " + ", ".join(_allowed_keys(loc[:-1])))[:200]
-        return Diagnostic("E101", f"unknown key '{loc[-1]}' in {format_path(loc[:-1]) or 'spec'}",
-                          positions.key_span(loc), hint=known, path=where) if parent is not None else \
-            Diagnostic("E101", f"unknown key '{loc[-1]}'", positions.key_span(loc), path=where)
+        return _unknown_key(loc, tree, positions)
     if kind == "missing":
+        if typo:  # located at the misspelt key, so it reads right after the E101 that names it
+            return Diagnostic("E102", f"'{where}' is required", positions.key_span(typo),
+                              hint=f"'{typo[-1]}' here looks like a misspelling of '{loc[-1]}'", path=where)
         return Diagnostic("E102", f"'{where}' is required", positions.span(loc[:-1]),
                           hint=f"add '{loc[-1]}' here", path=where)
-    message = f"'{where}': {_message(error)}"
+    message, hint = _split_hint(f"'{where}': {_message(error)}")
     if kind != "value_error":  # our validators quote the value themselves
-        message += f" (found {_found(error.get('input'))})"
-    return Diagnostic("E103", message, positions.span(loc), hint=_type_hint(error, loc), path=where)
+        message += f", found {_found(error.get('input'))}"
+    return Diagnostic("E103", message, positions.span(loc), hint=_type_hint(error, loc) or hint, path=where)
 
 
-def _is_union_tag(part) -> bool:
-    return isinstance(part, str) and ("[" in part or part.startswith("function-after"))
+def _unknown_key(loc: tuple, tree, positions: Positions) -> Diagnostic:
+    where, key = format_path(loc), loc[-1]
+    if _lookup(tree, loc[:-1]) is None:
+        return Diagnostic("E101", f"unknown key '{key}'", positions.key_span(loc), path=where)
+    allowed = _allowed_keys(loc[:-1])
+    hint = "" if _names_secret(key) else _did_you_mean(str(key), allowed)  # never 'did you mean store?' for token
+    hint = hint or ("allowed keys: " + ", ".join(allowed))[:200]
+    return Diagnostic("E101", f"unknown key '{key}' in {format_path(loc[:-1]) or 'spec'}", positions.key_span(loc),
+                      hint=hint, path=where)
+
+
+def _split_hint(text: str) -> tuple[str, str]:
+    """'... is not a CIDR block (10.1.0.1/16 has host bits set)' -> the message and the hint."""
+    if not text.endswith(")"):
+        return text, ""
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return (text[:i].rstrip(), text[i + 1:-1]) if i and text[i - 1] == " " else (text, "")
+    return text, ""
+
+
+def _spec_loc(loc: tuple, tree) -> tuple:
+    """pydantic's error location without the union and validator tags it inserts (such as
+    ``function-after[...]``): a part is the spec's when the spec has it there, or when it is the
+    last part and names a key of a mapping (a missing field)."""
+    out, node = [], tree
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and (part in node or i == len(loc) - 1):
+            out.append(part)
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+    return tuple(out)
 
 
 _EXPECTED = {
@@ -330,8 +359,6 @@ def _found(value) -> str:
         return "null (no value)"
     if isinstance(value, (datetime.date, datetime.datetime)):
         return f"the date {value.isoformat()}"
-    if isinstance(value, TaggedValue):
-        return f"the tagged value {value.tag} {_shorten(value.value)}"
     return _shorten(value)
 
 
