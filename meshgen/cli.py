@@ -376,8 +376,10 @@ def explain(ctx: Context, spec: Path, caller: str | None, target: str | None, ma
         fleet = load_fleet(built.tree, built.model)
         if matrix:
             found = reachability(fleet)
-            lines = fmt.matrix_lines(found) + [fmt.mismatch_line(m) for m in found.mismatches] + [fmt.summary_line(found)]
-            echo_json(fmt.matrix_json(found)) if ctx.format == "json" else click.echo("\n".join(lines))
+            if ctx.format == "json":
+                echo_json(fmt.matrix_json(found))
+            else:
+                click.echo("\n".join(fmt.matrix_report(found)))
             return EXIT_OK if found.equal else EXIT_DRIFT
         try:
             explained = explain_call(fleet, who, host, int(port) if port else None)

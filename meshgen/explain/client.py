@@ -165,6 +165,10 @@ def ports_of(entry: Document | None, service: Service | None) -> list[int]:
 
 def service_hop(fleet: Fleet, origin: Origin, namespace: str, found: Resolution, host: str, port: int) -> Hop:
     spec = fleet.spec_of_host(host)
+    if found.entry is None and found.service is None:
+        return hop("service", False, f"no ServiceEntry visible to namespace {namespace} holds {host} or {found.address}: "
+                                     f"the sidecar passes the request through to {found.address}, where no workload "
+                                     "listens (an imported address is not routable)", spec=spec)
     named = port_of(found.entry, found.service, port)
     what = f"ServiceEntry {_name(found.entry)}" if found.entry is not None else \
         f"Service {found.service.namespace}/{found.service.name} (declared in the spec; the application team deploys it)"

@@ -7,6 +7,7 @@ the same tree), spec lines as ``<spec file>:<line>``.
 from __future__ import annotations
 
 from meshgen.explain.hops import Explanation, Hop
+from meshgen.explain.exposure import Exposure
 from meshgen.explain.matrix import Matrix, Mismatch
 
 MATRIX_COLUMNS = ("caller mesh", "caller clusters", "namespace", "service account", "host", "port")
@@ -52,9 +53,20 @@ def explanation_json(explanation: Explanation, out: str) -> dict:
 
 def matrix_rows(matrix: Matrix) -> list[tuple]:
     """(caller mesh, clusters, namespace, service account, host, port), sorted; ``<other>`` names an
-    account or namespace nobody names (any one of them: they all behave alike)."""
-    return sorted((mesh, tuple(sorted(clusters)), ns, sa, host, port)
-                  for (mesh, ns, sa, host, port), clusters in matrix.reachable.items())
+    account or namespace nobody names (any one of them: they all behave alike). A call made straight to
+    a federation gateway is ``<host> via <gateway address>``, from any cluster of the caller's mesh."""
+    rows = [(mesh, tuple(sorted(clusters)), ns, sa, host, port)
+            for (mesh, ns, sa, host, port), clusters in matrix.reachable.items()]
+    for (mesh, label, port), verdicts in matrix.direct.items():
+        rows += [(mesh, (f"any cluster of {mesh}",), p.namespace, p.service_account, label, port)
+                 for p, allowed in zip(matrix.probes[mesh], verdicts) if allowed]
+    return sorted(rows)
+
+
+def matrix_report(matrix: Matrix) -> list[str]:
+    """The table, then every mismatch and exposure, then the summary."""
+    return matrix_lines(matrix) + [mismatch_line(m) for m in matrix.mismatches] + \
+        [exposure_line(e) for e in matrix.exposed] + [summary_line(matrix)]
 
 
 def matrix_lines(matrix: Matrix) -> list[str]:
@@ -70,18 +82,24 @@ def mismatch_line(mismatch: Mismatch) -> str:
     if mismatch.allowed:
         why = "allowed by the output, granted by no row of `meshgen access`"
         if mismatch.documented:
-            why += " (documented: a consumer cluster narrows where imports are rendered, docs/limitations.md)"
+            why += " (documented: granted to this identity in another cluster of its mesh; a consumer cluster " \
+                   "narrows where imports are rendered, not who may call, docs/limitations.md)"
     else:
         why = "granted by `meshgen access`, refused by the output"
     return f"{'note' if mismatch.documented else 'mismatch'}: {who} -> {mismatch.host}:{mismatch.port}: {why}"
 
 
+def exposure_line(exposure: Exposure) -> str:
+    return f"exposed: {exposure.host} is listed on federation gateway {exposure.gateway} of {exposure.cluster}, " \
+           "but no export names it"
+
+
 def summary_line(matrix: Matrix) -> str:
-    allowed = sum(len(c) for c in matrix.reachable.values())
-    undocumented = sum(1 for m in matrix.mismatches if not m.documented)
+    allowed = len(matrix_rows(matrix))
+    undocumented = sum(1 for m in matrix.mismatches if not m.documented) + len(matrix.exposed)
     verdict = "equal to the access matrix the spec grants" if matrix.equal else \
         f"{undocumented} pair(s) differ from the access matrix the spec grants"
-    return f"{allowed} of {matrix.pairs} caller/target pairs allowed; {verdict}"
+    return f"{allowed} allowed rows, {matrix.pairs} caller/target pairs evaluated; {verdict}"
 
 
 def matrix_json(matrix: Matrix) -> dict:
@@ -93,4 +111,5 @@ def matrix_json(matrix: Matrix) -> dict:
         "mismatches": [{"caller": f"{m.probe.cluster}/{m.probe.namespace}/{m.probe.service_account}",
                         "host": m.host, "port": m.port, "allowed": m.allowed, "documented": m.documented}
                        for m in matrix.mismatches],
+        "exposed": [{"cluster": e.cluster, "gateway": e.gateway, "host": e.host} for e in matrix.exposed],
     }

@@ -6,8 +6,6 @@ written from; its §0 keys are given in brackets) unless another source is named
 
 from __future__ import annotations
 
-import re
-
 from meshgen.explain.index import ROOT_NAMESPACE
 
 DEFAULT_TRUST_DOMAIN = "cluster.local"  # [LB] pkg/config/mesh/mesh.go; also istiod's alias for "local"
@@ -129,13 +127,6 @@ def string_match(pattern: str, value: str) -> bool:
     if pattern.endswith("*"):
         return value.startswith(pattern[:-1])
     return value == pattern
-
-
-def namespace_match(pattern: str, principal: str) -> bool:
-    """``source.namespaces``: the principal's ``/ns/<namespace>/`` segment, ``*`` as any run of characters
-    (pilot/pkg/security/authz/model/generator.go ``srcNamespaceGenerator``)."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(f".*/ns/{regex}/.*", "spiffe://" + principal) is not None
 
 
 def expand_aliases(principals: list[str], bundle: list[str]) -> list[str]:

@@ -1,0 +1,283 @@
+"""Verdicts of many callers at once: what the matrix evaluates, shared wherever the inputs are the same.
+
+* A plan (``walk.plan``) per (cluster signature, namespace class, host, port). Clusters whose
+  configuration for a host is the same objects share it (``signature``: the primaries of a mesh hold
+  the same imports); a namespace is a class of its own only when the host's objects name it
+  (``relevant``), since nothing else in a plan depends on the caller's namespace.
+* Per destination profile (policies, port, trust bundle) and caller mesh, the decision for every probe
+  of the mesh, taken once per class of principals the policies cannot tell apart (``distinction``).
+
+``Verdicts(fleet, shortcuts=False)`` shares nothing between clusters or principals; tests check that
+both give the same matrix.
+"""
+
+from __future__ import annotations
+
+from meshgen.explain import authz, client, istio, server, walk
+from meshgen.explain.fleet import Fleet, Origin
+from meshgen.explain.hops import OTHER
+from meshgen.explain.index import ROOT_NAMESPACE
+from meshgen.explain.paths import Destination
+from meshgen.explain.probes import Probe
+
+
+class Verdicts:
+    def __init__(self, fleet: Fleet, shortcuts: bool = True):
+        self.fleet = fleet
+        self.shortcuts = shortcuts
+        self._inputs: dict[tuple, tuple | None] = {}  # (signature, namespace class, host, port) -> profiles
+        self._cells: dict[tuple, tuple] = {}  # (signature, namespaces signature, host, port) -> verdicts
+        self._vectors: dict[tuple, tuple] = {}  # (profile, mTLS, mesh) -> verdicts of the mesh's probes
+        self._relevant: dict[tuple, frozenset] = {}
+        self._bodies: dict[tuple, tuple] = {}  # (config cluster, host) -> the hosts and bodies a plan reads
+        self._origins: dict[str, tuple] = {}
+        self._ids: dict[tuple, int] = {}  # signatures as small numbers: keys hash them often
+        self._callers: dict[tuple, bool] = {}
+        self._policies: dict[tuple, list] = {}
+        self._namespaces: dict[str, int] = {}
+        self._principals: dict[str, list[str]] = {}
+        self._modes: dict[tuple, str] = {}
+        self._patterns: dict[tuple, tuple] = {}
+        self._levels: dict[tuple, int] = {}
+        self._class_memo: dict[tuple, tuple] = {}
+        self._compiled: dict[tuple, list] = {}
+
+    # --- verdicts ----------------------------------------------------------------------------------
+
+    def of(self, origin: Origin, probes: list[Probe], host: str, port: int) -> tuple:
+        """Whether each probe of the mesh may call, from this cluster."""
+        relevant = self.relevant(origin, host)
+        signature = self.signature(origin, host) if self.shortcuts else origin.cluster
+        key = (signature, self._namespaces_of(origin) if self.shortcuts else None, host, port)
+        if key not in self._cells:
+            self._cells[key] = self._compute(origin, probes, relevant, signature, host, port)
+        return self._cells[key]
+
+    def _compute(self, origin: Origin, probes: list[Probe], relevant, signature, host: str, port: int) -> tuple:
+        found = [False] * len(probes)
+        by_class: dict[str, tuple | None] = {}  # namespace class -> verdicts: most namespaces share one plan
+        by_namespace: dict[str, tuple | None] = {}
+        for i, probe in enumerate(probes):
+            namespace = probe.namespace
+            if namespace not in by_namespace:
+                by_namespace[namespace] = None
+                if self._caller_ok(origin, namespace):
+                    cls = namespace if namespace in relevant else OTHER
+                    if cls not in by_class:
+                        inputs = self.verdict_inputs(origin, cls, relevant, signature, host, port)
+                        by_class[cls] = self.combined(inputs, origin, probes) if inputs is not None else None
+                    by_namespace[namespace] = by_class[cls]
+            verdicts = by_namespace[namespace]
+            found[i] = verdicts is not None and verdicts[i]
+        return tuple(found)
+
+    def combined(self, inputs: tuple, origin: Origin, probes: list[Probe]) -> tuple:
+        vectors = [self._vector(profile, origin, probes) for profile in inputs]
+        return vectors[0] if len(vectors) == 1 else tuple(map(all, zip(*vectors)))
+
+    def verdict_inputs(self, origin: Origin, namespace: str, relevant: frozenset, signature, host: str,
+                       port: int) -> tuple | None:
+        """None when the namespace's callers are refused before authorization; else the distinct
+        authorization profiles of the plan's destinations: (key, policies, whether mTLS)."""
+        if not self._caller_ok(origin, namespace):
+            return None
+        namespace = namespace if namespace in relevant else OTHER
+        key = (signature, namespace, host, port)
+        if key not in self._inputs:
+            try:
+                plan = walk.plan(self.fleet, origin, namespace, host, port)
+            except ValueError:  # a host with several ports, asked without one: not a target here
+                plan = None
+            self._inputs[key] = self._profiles(plan) if plan is not None and plan.ok else None
+        return self._inputs[key]
+
+    def _vector(self, profile: tuple, origin: Origin, probes: list[Probe]) -> tuple:
+        """The decision of one destination profile for every probe of the caller's mesh, taken once per
+        class of probes the profile's policies cannot tell apart."""
+        key, policies, mtls = profile
+        memo = (key, mtls, origin.mesh)
+        if memo not in self._vectors:
+            principals = self._principals_of(origin, probes)
+            if not mtls:
+                classes = (None,) * len(probes)
+            elif self.shortcuts:
+                classes = self._classes(origin, probes, principals, self._distinction(key, policies, origin.trust_domain))
+            else:
+                classes = tuple(principals)
+            compiled = self._compiled_policies(key, policies)
+            decided: dict = {}
+            for cls, principal in zip(classes, principals):
+                if cls not in decided:
+                    request = authz.Request(principal if mtls else None, key[1], key[2])
+                    decided[cls] = authz.verdict(compiled, request)[0] in authz.ALLOWING
+            self._vectors[memo] = tuple(decided[cls] for cls in classes)
+        return self._vectors[memo]
+
+    def _principals_of(self, origin: Origin, probes: list[Probe]) -> list[str]:
+        if origin.mesh not in self._principals:
+            self._principals[origin.mesh] = [istio.spiffe(origin.trust_domain, p.namespace, p.service_account) for p in probes]
+        return self._principals[origin.mesh]
+
+    def _distinction(self, key: tuple, policies: list, domain: str) -> int:
+        if (key, domain) not in self._levels:
+            if key not in self._patterns:
+                self._patterns[key] = by_domain(source_patterns(policies, key[2]))
+            exact, wild = self._patterns[key]
+            self._levels[(key, domain)] = max(exact.get(domain, 0), distinction(wild, domain))
+        return self._levels[(key, domain)]
+
+    def _classes(self, origin: Origin, probes: list[Probe], principals: list[str], level: int) -> tuple:
+        """Per probe, the part of its principal that matters at ``level`` (see ``distinction``)."""
+        memo = (origin.mesh, level)
+        if memo not in self._class_memo:
+            self._class_memo[memo] = tuple(origin.trust_domain if level == 0 else
+                                           ((p.namespace,) if level == 1 else principal)
+                                           for p, principal in zip(probes, principals))
+        return self._class_memo[memo]
+
+    def _compiled_policies(self, key: tuple, policies: list) -> list:
+        if key not in self._compiled:
+            self._compiled[key] = [authz.compile_policy(doc, key[2]) for doc in policies]
+        return self._compiled[key]
+
+    def _caller_ok(self, origin: Origin, namespace: str) -> bool:
+        key = (origin.cluster, namespace)
+        if key not in self._callers:
+            self._callers[key] = client.caller_hop(self.fleet, origin, namespace, OTHER).ok
+        return self._callers[key]
+
+    def _profiles(self, plan: walk.Plan) -> tuple:
+        return distinct_profiles(self.profile(t.destination, t.mtls) for t in plan.targets)
+
+    def profile(self, destination: Destination, mtls: bool) -> tuple:
+        """(key, policies, mTLS): what authorization at the destination depends on besides the principal."""
+        policies = self._applicable(destination)
+        bundle = tuple(istio.trust_bundle(destination.config.mesh_config))
+        key = (tuple(id(d) for d in policies), destination.target_port, bundle)
+        return key, policies, mtls
+
+    def _applicable(self, destination: Destination) -> list:
+        if destination.key not in self._policies:
+            namespace, config = destination.service.namespace, destination.config
+            candidates = config.by_namespace.get(("AuthorizationPolicy", ROOT_NAMESPACE), []) + \
+                (config.by_namespace.get(("AuthorizationPolicy", namespace), []) if namespace != ROOT_NAMESPACE else [])
+            self._policies[destination.key] = authz.applicable(candidates, namespace, destination.labels)
+        return self._policies[destination.key]
+
+    # --- what clusters share -------------------------------------------------------------------------
+
+    def relevant(self, origin: Origin, host: str) -> frozenset:
+        """Namespaces that can change what a sidecar selects for ``host``: those of its ServiceEntries,
+        DestinationRules and VirtualServices (and of their destinations'), and those they export to."""
+        key = (origin.config.cluster, host)
+        if key not in self._relevant:
+            by_host = origin.config.by_host
+            hosts = {host} | {d.get("destination", {}).get("host", "") for doc in by_host.get(("VirtualService", host), [])
+                              for kind in ("http", "tls", "tcp") for r in doc.body["spec"].get(kind, []) for d in r.get("route", [])}
+            docs = [d for h in sorted(hosts) for kind in ("ServiceEntry", "DestinationRule", "VirtualService")
+                    for d in by_host.get((kind, h), [])]
+            self._bodies[key] = tuple(sorted(hosts)) + tuple(id(d.body) for d in docs)
+            self._relevant[key] = frozenset({d.body["metadata"].get("namespace", "") for d in docs}
+                                            | {ns for d in docs for ns in d.body.get("spec", {}).get("exportTo", [])})
+        return self._relevant[key]
+
+    def signature(self, origin: Origin, host: str) -> int:
+        """Everything of the caller's cluster a plan for ``host`` reads (``walk.plan``): clusters with
+        equal signatures get equal plans up to the names in their texts."""
+        config = origin.config
+        if origin.cluster not in self._origins:
+            trusted, signing = config.trust_roots
+            addressless = tuple(sorted(id(d.body) for d in config.of_kind("ServiceEntry") if not d.body["spec"].get("addresses")))
+            self._origins[origin.cluster] = (
+                origin.mesh, origin.trust_domain, origin.dns_capture, config.istio_minor,
+                frozenset(config.registered), tuple(sorted(trusted.values())), signing,
+                frozenset(origin.bundle.namespaces), addressless)
+        found = (self._origins[origin.cluster], self._network_key(origin, host), self._bodies[(config.cluster, host)],
+                 origin.bundle.coredns.answer(host))
+        return self._ids.setdefault(found, len(self._ids))
+
+    def _network_key(self, origin: Origin, host: str):
+        """What the caller's network decides for ``host``: for an import (a ServiceEntry with endpoints
+        and no route), only whether each endpoint's network is the caller's or has east-west gateways of
+        the caller's mesh (``paths.import_leg``); for anything else, the network itself."""
+        by_host = origin.config.by_host
+        entries = by_host.get(("ServiceEntry", host), [])
+        if not entries or ("VirtualService", host) in by_host or any(not d.body["spec"].get("endpoints") for d in entries):
+            return origin.network
+        networks = {e.get("network", "") for d in entries for e in d.body["spec"]["endpoints"]}
+        return tuple(sorted((n, n == origin.network, bool(self.fleet.index.east_west_gateways(origin.config, n)))
+                            for n in networks))  # a small number: keys hash it often
+
+    def _namespaces_of(self, origin: Origin) -> tuple:
+        """The caller hop's input: the cluster's namespaces and their labels (bodies)."""
+        if origin.cluster not in self._namespaces:
+            found = tuple(sorted((n, id(d.body)) for n, d in origin.bundle.namespaces.items()))
+            self._namespaces[origin.cluster] = self._ids.setdefault(found, len(self._ids))
+        return self._namespaces[origin.cluster]
+
+
+    def accepts(self, caller: Origin, destination: Destination) -> bool:
+        key = ("accepts", caller.config.cluster, destination.key)
+        if key not in self._callers:
+            if destination.key not in self._modes:
+                self._modes[destination.key] = server.peer_mode(destination)[0]
+            self._callers[key] = self._modes[destination.key] != "DISABLE" and server.accepts(caller, destination)
+        return self._callers[key]
+
+
+
+def distinct_profiles(profiles) -> tuple:
+    """Profiles once each, by (key, mTLS) (the policies list itself is not hashable)."""
+    return tuple({(p[0], p[2]): p for p in profiles}.values())
+
+
+# --- which principals the policies can tell apart ----------------------------------------------
+
+
+def source_patterns(policies: list, bundle: tuple[str, ...]) -> list[str] | None:
+    """Every principal pattern of the policies' sources, aliases expanded; None when a source also uses
+    ``namespaces`` or ``serviceAccounts`` (not analysed: every principal is then its own class)."""
+    found = []
+    for doc in policies:
+        for rule in doc.body.get("spec", {}).get("rules", []):
+            for source in (f.get("source", {}) for f in rule.get("from", [])):
+                if set(source) - {"principals", "notPrincipals"}:
+                    return None
+                found += source.get("principals", []) + source.get("notPrincipals", [])
+    return istio.expand_aliases(found, list(bundle))
+
+
+def by_domain(patterns: list[str] | None) -> tuple[dict[str, int], list[str] | None]:
+    """({trust domain written exactly: its ``distinction``}, the patterns whose domain has a wildcard);
+    without patterns to analyse, every domain is told apart by whole principal."""
+    if patterns is None:
+        return {}, None
+    exact: dict[str, int] = {}
+    wild = []
+    for pattern in patterns:
+        domain = pattern.split("/", 1)[0]
+        if "*" in domain:
+            wild.append(pattern)
+        else:
+            exact[domain] = max(exact.get(domain, 0), _level(pattern, domain))
+    return exact, wild
+
+
+def distinction(patterns: list[str] | None, domain: str) -> int:
+    """How finely the patterns tell principals of ``domain`` apart: 0 not at all (only ``*`` or
+    ``domain/*``), 1 by namespace (``domain/ns/<ns>/*``), 2 by whole principal (exact names, other
+    wildcards, or sources with ``namespaces``/``serviceAccounts``)."""
+    if patterns is None:
+        return 2
+    return max([0] + [_level(p, domain) for p in patterns])
+
+
+def _level(pattern: str, domain: str) -> int:
+    parts = pattern.split("/")
+    if pattern == "*" or not istio.string_match(parts[0], domain) or parts[1:] == ["*"]:
+        return 0
+    if "*" in parts[0] or len(parts) == 1:
+        return 2
+    if len(parts) == 4 and parts[1] == "ns" and parts[3] == "*" and "*" not in parts[2]:
+        return 1
+    return 2
