@@ -71,10 +71,11 @@ def decide(policies: list[Document], request: Request) -> Decision:
         return Decision(False, f"CUSTOM policy {policy.name} delegates to an external authorizer explain cannot "
                                "evaluate", policy.doc)
     if kind == "deny":
-        return Decision(False, f"DENY policy {policy.name} rule {rule} matches {_who(request)}{note}", policy.doc, rule)
+        return Decision(False, f"DENY policy {policy.name} rule {rule} matches {_who(request)}"
+                               f"{_pattern(policy, rule, request)}{note}", policy.doc, rule)
     if kind == "allow":
-        return Decision(True, f"ALLOW policy {policy.name} rule {rule} matches {_who(request)} on port "
-                              f"{request.port}{no_deny}", policy.doc, rule)
+        return Decision(True, f"ALLOW policy {policy.name} rule {rule} matches {_who(request)}"
+                              f"{_pattern(policy, rule, request)} on port {request.port}{no_deny}", policy.doc, rule)
     if kind == "unmatched":
         names = ", ".join(p.name for p in compiled if p.action == "ALLOW")
         return Decision(False, f"no rule of the ALLOW policies ({names}) matches {_who(request)} on port "
@@ -109,6 +110,18 @@ def verdict(compiled: list[Policy], request: Request) -> tuple[str, Policy | Non
                 return "allow", policy, rule, ""
             notes, first = notes + note, first or policy
     return ("unmatched", first, None, notes) if first is not None else ("default", None, None, "")
+
+
+def _pattern(policy: Policy, rule: int, request: Request) -> str:
+    """' (principal pattern p)': the first pattern of the rule's sources that matches the principal."""
+    if not request.principal:
+        return ""
+    for entry in policy.doc.body["spec"]["rules"][rule].get("from", []):
+        patterns = istio.expand_aliases(entry.get("source", {}).get("principals", []), list(request.bundle))
+        found = next((p for p in patterns if istio.string_match(p, request.principal)), None)
+        if found is not None:
+            return f" (principal pattern {found})"
+    return ""
 
 
 def _who(request: Request) -> str:

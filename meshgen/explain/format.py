@@ -52,7 +52,7 @@ def explanation_json(explanation: Explanation, out: str) -> dict:
 
 
 def matrix_rows(matrix: Matrix) -> list[tuple]:
-    """(caller mesh, clusters, namespace, service account, host, port), sorted; ``<other>`` names an
+    """(caller mesh, clusters, namespace, service account, host, port), sorted; ``(other)`` names an
     account or namespace nobody names (any one of them: they all behave alike). A call made straight to
     a federation gateway is ``<host> via <gateway address>``, from any cluster of the caller's mesh."""
     rows = [(mesh, tuple(sorted(clusters)), ns, sa, host, port)

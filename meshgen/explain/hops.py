@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from meshgen.diagnostics import Span
 from meshgen.explain.reader import Document
 
-OTHER = "<other>"  # a namespace or service account the spec and the policies do not name
+OTHER = "(other)"  # a namespace or service account the spec and the policies do not name (not a valid name)
 
 
 @dataclass(frozen=True)

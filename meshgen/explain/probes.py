@@ -4,12 +4,12 @@ Callers are probes: concrete identities (cluster, namespace, service account) of
 each mesh they are the pairs the spec names (services' accounts, ``callers``, consumers) and the pairs
 the rendered policies name in that mesh's trust domain (after istiod's alias rewrite: a policy naming
 ``prod/ns/shop/sa/cart`` in a mesh that aliases ``staging`` names ``staging/ns/shop/sa/cart`` too), a
-representative ``<other>`` account in each such namespace, and ``<other>/<other>``: a workload in a
+representative ``(other)`` account in each such namespace, and ``(other)/(other)``: a workload in a
 namespace nobody names. Targets are every declared service's in-mesh name and every ServiceEntry host
 of the output, each port.
 
 A probe is a class: the accounts of a namespace that no grant and no rendered principal names (a
-service's own account often) behave alike everywhere, so one ``<other>`` probe stands for all of
+service's own account often) behave alike everywhere, so one ``(other)`` probe stands for all of
 them, listed as its members. That holds while the rendered principals name accounts exactly or by
 ``td/*`` / ``td/ns/<ns>/*``; a wildcard inside a namespace or account name makes every account its
 own probe.
