@@ -13,6 +13,8 @@ both give the same matrix.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from meshgen.explain import authz, client, istio, server, walk
 from meshgen.explain.fleet import Fleet, Origin
 from meshgen.explain.hops import OTHER
@@ -32,14 +34,14 @@ class Verdicts:
         self._bodies: dict[tuple, tuple] = {}  # (config cluster, host) -> the hosts and bodies a plan reads
         self._origins: dict[str, tuple] = {}
         self._ids: dict[tuple, int] = {}  # signatures as small numbers: keys hash them often
+        self._signatures: dict[tuple[str, str], int] = {}
         self._callers: dict[tuple, bool] = {}
         self._policies: dict[tuple, list] = {}
         self._namespaces: dict[str, int] = {}
         self._principals: dict[str, list[str]] = {}
         self._modes: dict[tuple, str] = {}
         self._patterns: dict[tuple, tuple] = {}
-        self._levels: dict[tuple, int] = {}
-        self._class_memo: dict[tuple, tuple] = {}
+        self._levels: dict[tuple, Distinction] = {}
         self._compiled: dict[tuple, list] = {}
 
     # --- verdicts ----------------------------------------------------------------------------------
@@ -47,8 +49,8 @@ class Verdicts:
     def of(self, origin: Origin, probes: list[Probe], host: str, port: int) -> tuple:
         """Whether each probe of the mesh may call, from this cluster."""
         relevant = self.relevant(origin, host)
-        signature = self.signature(origin, host) if self.shortcuts else origin.cluster
-        key = (signature, self._namespaces_of(origin) if self.shortcuts else None, host, port)
+        signature = self.signature(origin, host) if self.shortcuts else (origin.cluster, host)
+        key = (signature, self._namespaces_of(origin) if self.shortcuts else None, port)
         if key not in self._cells:
             self._cells[key] = self._compute(origin, probes, relevant, signature, host, port)
         return self._cells[key]
@@ -101,7 +103,7 @@ class Verdicts:
             if not mtls:
                 classes = (None,) * len(probes)
             elif self.shortcuts:
-                classes = self._classes(origin, probes, principals, self._distinction(key, policies, origin.trust_domain))
+                classes = classes_of(principals, self._distinction(key, policies, origin.trust_domain))
             else:
                 classes = tuple(principals)
             compiled = self._compiled_policies(key, policies)
@@ -118,22 +120,12 @@ class Verdicts:
             self._principals[origin.mesh] = [istio.spiffe(origin.trust_domain, p.namespace, p.service_account) for p in probes]
         return self._principals[origin.mesh]
 
-    def _distinction(self, key: tuple, policies: list, domain: str) -> int:
+    def _distinction(self, key: tuple, policies: list, domain: str) -> Distinction:
         if (key, domain) not in self._levels:
             if key not in self._patterns:
                 self._patterns[key] = by_domain(source_patterns(policies, key[2]))
-            exact, wild = self._patterns[key]
-            self._levels[(key, domain)] = max(exact.get(domain, 0), distinction(wild, domain))
+            self._levels[(key, domain)] = distinction(self._patterns[key], domain)
         return self._levels[(key, domain)]
-
-    def _classes(self, origin: Origin, probes: list[Probe], principals: list[str], level: int) -> tuple:
-        """Per probe, the part of its principal that matters at ``level`` (see ``distinction``)."""
-        memo = (origin.mesh, level)
-        if memo not in self._class_memo:
-            self._class_memo[memo] = tuple(origin.trust_domain if level == 0 else
-                                           ((p.namespace,) if level == 1 else principal)
-                                           for p, principal in zip(probes, principals))
-        return self._class_memo[memo]
 
     def _compiled_policies(self, key: tuple, policies: list) -> list:
         if key not in self._compiled:
@@ -182,6 +174,12 @@ class Verdicts:
         return self._relevant[key]
 
     def signature(self, origin: Origin, host: str) -> int:
+        memo = (origin.cluster, host)
+        if memo not in self._signatures:
+            self._signatures[memo] = self._signature(origin, host)
+        return self._signatures[memo]
+
+    def _signature(self, origin: Origin, host: str) -> int:
         """Everything of the caller's cluster a plan for ``host`` reads (``walk.plan``): clusters with
         equal signatures get equal plans up to the names in their texts."""
         config = origin.config
@@ -192,7 +190,7 @@ class Verdicts:
                 origin.mesh, origin.trust_domain, origin.dns_capture, config.istio_minor,
                 frozenset(config.registered), tuple(sorted(trusted.values())), signing,
                 frozenset(origin.bundle.namespaces), addressless)
-        found = (self._origins[origin.cluster], self._network_key(origin, host), self._bodies[(config.cluster, host)],
+        found = (host, self._origins[origin.cluster], self._network_key(origin, host), self._bodies[(config.cluster, host)],
                  origin.bundle.coredns.answer(host))
         return self._ids.setdefault(found, len(self._ids))
 
@@ -206,23 +204,24 @@ class Verdicts:
             return origin.network
         networks = {e.get("network", "") for d in entries for e in d.body["spec"]["endpoints"]}
         return tuple(sorted((n, n == origin.network, bool(self.fleet.index.east_west_gateways(origin.config, n)))
-                            for n in networks))  # a small number: keys hash it often
+                            for n in networks))
 
-    def _namespaces_of(self, origin: Origin) -> tuple:
-        """The caller hop's input: the cluster's namespaces and their labels (bodies)."""
+    def _namespaces_of(self, origin: Origin) -> int:
+        """The caller hop's input (``client.caller_hop``): which namespaces exist, and which inject sidecars."""
         if origin.cluster not in self._namespaces:
-            found = tuple(sorted((n, id(d.body)) for n, d in origin.bundle.namespaces.items()))
+            found = tuple(sorted((name, any(k in doc.body["metadata"].get("labels", {}) for k in client.INJECTION_LABELS))
+                                 for name, doc in origin.bundle.namespaces.items()))
             self._namespaces[origin.cluster] = self._ids.setdefault(found, len(self._ids))
         return self._namespaces[origin.cluster]
 
-
     def accepts(self, caller: Origin, destination: Destination) -> bool:
-        key = ("accepts", caller.config.cluster, destination.key)
+        """Whether the destination takes a direct Istio-mTLS call from the caller's mesh (``exposure``)."""
+        if destination.key not in self._modes:
+            self._modes[destination.key] = server.peer_mode(destination)[0]
+        key = ("accepts", caller.config.cluster, destination.config.cluster)
         if key not in self._callers:
-            if destination.key not in self._modes:
-                self._modes[destination.key] = server.peer_mode(destination)[0]
-            self._callers[key] = self._modes[destination.key] != "DISABLE" and server.accepts(caller, destination)
-        return self._callers[key]
+            self._callers[key] = server.accepts(caller, destination)
+        return self._modes[destination.key] != "DISABLE" and self._callers[key]
 
 
 
@@ -247,37 +246,56 @@ def source_patterns(policies: list, bundle: tuple[str, ...]) -> list[str] | None
     return istio.expand_aliases(found, list(bundle))
 
 
-def by_domain(patterns: list[str] | None) -> tuple[dict[str, int], list[str] | None]:
-    """({trust domain written exactly: its ``distinction``}, the patterns whose domain has a wildcard);
-    without patterns to analyse, every domain is told apart by whole principal."""
+@dataclass(frozen=True)
+class Distinction:
+    """How the policies of a profile tell principals of one trust domain apart: the principals they name
+    exactly, whether they name namespaces (``td/ns/<ns>/*``), or ``whole``: they use other wildcards or
+    fields not analysed here, and every principal is its own class."""
+
+    named: frozenset = frozenset()
+    by_namespace: bool = False
+    whole: bool = False
+
+
+WHOLE = Distinction(whole=True)
+
+
+def classes_of(principals: list[str], seen: Distinction) -> tuple:
+    """Per principal, its class: itself when named or when ``whole``; else its namespace when namespaces
+    are named; else its trust domain. Principals of one class match exactly the same patterns."""
+    if seen.whole:
+        return tuple(principals)
+    return tuple(p if p in seen.named else (p.split("/")[2] if seen.by_namespace else None) for p in principals)
+
+
+def by_domain(patterns: list[str] | None) -> tuple[dict[str, Distinction], list[str]] | None:
+    """({trust domain written exactly: its Distinction}, patterns whose trust domain has a wildcard), or
+    None when the patterns cannot be analysed."""
     if patterns is None:
-        return {}, None
-    exact: dict[str, int] = {}
+        return None
+    found: dict[str, Distinction] = {}
     wild = []
     for pattern in patterns:
-        domain = pattern.split("/", 1)[0]
+        domain, parts = pattern.split("/", 1)[0], pattern.split("/")
         if "*" in domain:
             wild.append(pattern)
-        else:
-            exact[domain] = max(exact.get(domain, 0), _level(pattern, domain))
-    return exact, wild
+            continue
+        seen = found.get(domain, Distinction())
+        if len(parts) == 5 and parts[1] == "ns" and parts[3] == "sa" and "*" not in pattern:
+            seen = Distinction(seen.named | {pattern}, seen.by_namespace, seen.whole)
+        elif len(parts) == 4 and parts[1] == "ns" and parts[3] == "*" and "*" not in parts[2]:
+            seen = Distinction(seen.named, True, seen.whole)
+        elif parts[1:] != ["*"]:
+            seen = WHOLE
+        found[domain] = seen
+    return found, wild
 
 
-def distinction(patterns: list[str] | None, domain: str) -> int:
-    """How finely the patterns tell principals of ``domain`` apart: 0 not at all (only ``*`` or
-    ``domain/*``), 1 by namespace (``domain/ns/<ns>/*``), 2 by whole principal (exact names, other
-    wildcards, or sources with ``namespaces``/``serviceAccounts``)."""
-    if patterns is None:
-        return 2
-    return max([0] + [_level(p, domain) for p in patterns])
-
-
-def _level(pattern: str, domain: str) -> int:
-    parts = pattern.split("/")
-    if pattern == "*" or not istio.string_match(parts[0], domain) or parts[1:] == ["*"]:
-        return 0
-    if "*" in parts[0] or len(parts) == 1:
-        return 2
-    if len(parts) == 4 and parts[1] == "ns" and parts[3] == "*" and "*" not in parts[2]:
-        return 1
-    return 2
+def distinction(analysed: tuple | None, domain: str) -> Distinction:
+    """The Distinction for ``domain``: a wildcard trust domain matching it (``*/ns/a/sa/b``) makes it whole."""
+    if analysed is None:
+        return WHOLE
+    found, wild = analysed
+    if any(istio.string_match(p.split("/", 1)[0], domain) and p != "*" for p in wild):
+        return WHOLE
+    return found.get(domain, Distinction())
