@@ -248,3 +248,29 @@ def test_matrix_command_exits_1_and_lists_mismatches(monkeypatch):
     assert "mismatch: prod-east-1/shop/frontend -> ledger.payments.svc.cluster.local:8443: allowed by the output, " \
            "granted by no row of `meshgen access`" in result.output.splitlines()
     assert "differ from the access matrix the spec grants" in result.output.splitlines()[-1]
+
+
+def test_a_trust_domain_alias_in_the_istiod_values_is_caught(monkeypatch):
+    """Review F3: with staging an alias of prod, istiod rewrites every five-part principal of prod's
+    policies to both domains ([TD] bundle.go). ledger's ALLOW policy names staging's checkout/checkout,
+    so prod's own checkout/checkout (a namespace prod does not even have) gets in; and with meshgen's DENY
+    of foreign trust domains gone, staging's shop/cart passes as prod's."""
+    from meshgen.render import install
+
+    original_values = install.istiod_values
+
+    def aliased(model, cluster):
+        values = original_values(model, cluster)
+        if values.get("meshConfig", {}).get("trustDomain") == "prod.corp.example":
+            values = {**values, "meshConfig": {**values["meshConfig"], "trustDomainAliases": ["staging.corp.example"]}}
+        return values
+
+    monkeypatch.setattr(install, "istiod_values", aliased)
+    found = matrix_of(EXAMPLE)
+    opened = {(m.probe.cluster, m.probe.namespace, m.probe.service_account, m.host) for m in found.mismatches}
+    assert not found.equal
+    assert ("prod-east-1", "checkout", "checkout", "ledger.payments.svc.cluster.local") in opened
+    assert ("staging-eu-1", "shop", "cart", "ledger.payments.global") not in opened  # the DENY still holds
+    monkeypatch.setattr(security, "foreign_denials", lambda model, mesh: [])
+    opened = {(m.probe.cluster, m.probe.namespace, m.probe.service_account, m.host) for m in matrix_of(EXAMPLE).mismatches}
+    assert ("staging-eu-1", "shop", "cart", "ledger.payments.global") in opened
