@@ -290,3 +290,20 @@ def test_injection_missing_on_the_caller_namespace(built):
     text = text[:start] + text[start:].replace("    istio.io/rev: 1-30\n", "", 1)
     found = explain(built, {**built.tree, path: text.encode()}, *FEDERATED)
     assert found.failed.name == "caller" and "no injection label" in found.failed.text
+
+
+def test_authorization_sees_the_target_port_of_the_port_called(tmp_path: Path):
+    """`to.operation.ports` are the ports at the workload (reference §8.1): each Service port maps to its own."""
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(EXAMPLE.read_text().replace(
+        "      - {name: grpc, number: 8443, protocol: GRPC, targetPort: 9443}",
+        "      - {name: grpc, number: 8443, protocol: GRPC, targetPort: 9443}\n"
+        "      - {name: metrics, number: 9090, protocol: HTTP, targetPort: 9091}"))
+    (tmp_path / "meshgen.lock").write_text((ROOT / "meshgen.lock").read_text())
+    built = build(Options(spec=spec))
+    tree = edited(built.tree, "clusters/prod-east-1/mesh/security.yaml", '              - "9091"\n', "")
+    grpc = explain(built, tree, "prod-east-2/shop/cart", "ledger.payments.svc.cluster.local", 8443)
+    metrics = explain(built, tree, "prod-east-2/shop/cart", "ledger.payments.svc.cluster.local", 9090)
+    assert grpc.allowed
+    assert metrics.failed.name == "authorization" and "on port 9091" in metrics.failed.text
+    assert "at prod-east-1" in metrics.failed.text  # prod-west-1's policy still lists 9091

@@ -61,7 +61,7 @@ def test_the_example_allows_exactly_what_it_grants():
     assert reachable[("prod", "(other)", "(other)", "frontend.prod.global", 80)] == [
         "prod-east-1", "prod-east-2", "prod-west-1", "prod-west-2"]
     assert ("staging", "checkout", "checkout", "ledger.payments.global via 203.0.113.20", 8443) not in reachable
-    assert found.direct[("staging", "ledger.payments.global via 203.0.113.20", 8443)].count(True) == 1
+    assert found.direct[("staging", "ledger.payments.global via 203.0.113.20", 8443)].count(2) == 1  # checkout/checkout
 
 
 def test_shared_work_gives_the_same_matrix_as_evaluating_every_cluster_alone():
@@ -274,3 +274,20 @@ def test_a_trust_domain_alias_in_the_istiod_values_is_caught(monkeypatch):
     monkeypatch.setattr(security, "foreign_denials", lambda model, mesh: [])
     opened = {(m.probe.cluster, m.probe.namespace, m.probe.service_account, m.host) for m in matrix_of(EXAMPLE).mismatches}
     assert ("staging-eu-1", "shop", "cart", "ledger.payments.global") in opened
+
+
+def test_an_exporter_entry_visible_to_the_mesh_is_caught(monkeypatch):
+    """Review F4: the exporter-side ServiceEntry selects the exported pods under the exported name; if
+    the mesh's own sidecars see it (exportTo everything), prod workloads reach ledger under a name the
+    spec grants only to staging."""
+    original = federation._export_service_entry
+
+    def everywhere(model, export, ports):
+        body = original(model, export, ports)
+        return {**body, "spec": {k: v for k, v in body["spec"].items() if k != "exportTo"}}
+
+    monkeypatch.setattr(federation, "_export_service_entry", everywhere)
+    found = matrix_of(EXAMPLE)
+    opened = {(m.probe.cluster, m.probe.namespace, m.probe.service_account, m.host) for m in found.mismatches}
+    assert ("prod-east-2", "shop", "cart", "ledger.payments.global") in opened
+    assert not [m for m in found.mismatches if not m.allowed]

@@ -128,13 +128,16 @@ def _from_kubernetes(fleet: Fleet, origin: Origin, host: str, spec):
 
 
 def _unresolved(fleet: Fleet, origin: Origin, namespace: str, host: str, spec) -> Hop:
-    hidden = [d for d in origin.config.by_host.get(("ServiceEntry", host), []) if d not in visible_entries(origin, namespace, host)]
+    """Why nothing answers: an entry exported elsewhere, an authoritative CoreDNS zone, what the spec says."""
+    visible = visible_entries(origin, namespace, host)
+    hidden = [d for d in origin.config.by_host.get(("ServiceEntry", host), []) if d not in visible]
+    reason = f"no ServiceEntry for {host} is visible to namespace {namespace} in {origin.config.cluster}'s configuration"
+    if hidden:
+        reason += f" ({_name(hidden[0])} is exported to {', '.join(hidden[0].body['spec'].get('exportTo', []))} only)"
+    reasons = [reason]
     coredns = origin.bundle.coredns
-    zones, doc = coredns.zones, coredns.doc
-    reasons = [f"no ServiceEntry for {host} is visible to namespace {namespace} in {origin.config.cluster}'s "
-               f"configuration" + (f" ({_name(hidden[0])} is exported to {', '.join(hidden[0].body['spec']['exportTo'])} only)"
-                                   if hidden else "")]
-    zone = next((z for z in zones if host.rstrip(".").endswith(z.rstrip("."))), None)
+    name = host.rstrip(".")
+    zone = next((z for z in coredns.zones if name == z.rstrip(".") or name.endswith("." + z.rstrip("."))), None)
     if zone:
         reasons.append(f"CoreDNS of {origin.cluster} answers NXDOMAIN for it (authoritative zone {zone})")
     if host.endswith(CLUSTER_DOMAIN):
@@ -143,7 +146,7 @@ def _unresolved(fleet: Fleet, origin: Origin, namespace: str, host: str, spec) -
     if known is not None:
         reasons.append(known[0])
         spec = spec or known[1]
-    evidence = ref(hidden[0]) if hidden else (ref(doc, "data", COREDNS_KEY) if zone else None)
+    evidence = ref(hidden[0]) if hidden else (ref(coredns.doc, "data", COREDNS_KEY) if zone else None)
     return hop("dns", False, "; ".join(reasons), evidence, spec=spec)
 
 

@@ -57,9 +57,9 @@ def matrix_rows(matrix: Matrix) -> list[tuple]:
     a federation gateway is ``<host> via <gateway address>``, from any cluster of the caller's mesh."""
     rows = [(mesh, tuple(sorted(clusters)), ns, sa, host, port)
             for (mesh, ns, sa, host, port), clusters in matrix.reachable.items()]
-    for (mesh, label, port), verdicts in matrix.direct.items():
+    for (mesh, label, port), states in matrix.direct.items():
         rows += [(mesh, (f"any cluster of {mesh}",), p.namespace, p.service_account, label, port)
-                 for p, allowed in zip(matrix.probes[mesh], verdicts) if allowed]
+                 for p, state in zip(matrix.probes[mesh], states) if state]
     return sorted(rows)
 
 
@@ -80,12 +80,13 @@ def mismatch_line(mismatch: Mismatch) -> str:
     p = mismatch.probe
     who = f"{p.cluster}/{p.namespace}/{p.service_account}"
     if mismatch.allowed:
-        why = "allowed by the output, granted by no row of `meshgen access`"
+        why = f"allowed by the output{' (some ways)' if mismatch.partly else ''}, granted by no row of `meshgen access`"
         if mismatch.documented:
             why += " (documented: granted to this identity in another cluster of its mesh; a consumer cluster " \
                    "narrows where imports are rendered, not who may call, docs/limitations.md)"
     else:
-        why = "granted by `meshgen access`, refused by the output"
+        why = "granted by `meshgen access`, refused by the output" + (" on some of the ways a request may take"
+                                                                       if mismatch.partly else "")
     return f"{'note' if mismatch.documented else 'mismatch'}: {who} -> {mismatch.host}:{mismatch.port}: {why}"
 
 
@@ -109,7 +110,8 @@ def matrix_json(matrix: Matrix) -> dict:
         "pairs": matrix.pairs,
         "equal": matrix.equal,
         "mismatches": [{"caller": f"{m.probe.cluster}/{m.probe.namespace}/{m.probe.service_account}",
-                        "host": m.host, "port": m.port, "allowed": m.allowed, "documented": m.documented}
+                        "host": m.host, "port": m.port, "allowed": m.allowed, "partly": m.partly,
+                        "documented": m.documented}
                        for m in matrix.mismatches],
         "exposed": [{"cluster": e.cluster, "gateway": e.gateway, "host": e.host} for e in matrix.exposed],
     }

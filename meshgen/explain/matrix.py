@@ -21,7 +21,7 @@ from meshgen.access import ANY, Grant, access_matrix
 from meshgen.explain.exposure import Exposure, direct_destinations, direct_probe, exported, listed_hosts, ports_behind
 from meshgen.explain.fleet import Fleet, Origin
 from meshgen.explain.probes import Probe, all_targets, coverage_index, probes_of, rendered_principals, resolvable, widened
-from meshgen.explain.verdicts import Verdicts, distinct_profiles
+from meshgen.explain.verdicts import ALL, NONE, SOME, Verdicts, distinct_profiles
 
 
 @dataclass(frozen=True)
@@ -29,17 +29,19 @@ class Mismatch:
     probe: Probe
     host: str
     port: int
-    allowed: bool  # True: the output allows what no grant covers; False: a grant the output refuses
+    allowed: bool  # True: the output allows (at least some ways) what no grant covers; False: a grant it refuses
     documented: bool = False
+    partly: bool = False  # some ways a request may take pass, others do not
 
 
 @dataclass
 class Matrix:
     probes: dict[str, list[Probe]] = field(default_factory=dict)  # mesh -> its probes (cluster left empty)
     mesh_of: dict[str, str] = field(default_factory=dict)  # cluster -> mesh
-    cells: dict[tuple[str, str, int], tuple[bool, ...]] = field(default_factory=dict)  # (cluster, host, port) -> verdicts
-    # (caller mesh, "<host> via <gateway>", port) -> verdicts of calls made straight to a federation gateway
-    direct: dict[tuple[str, str, int], tuple[bool, ...]] = field(default_factory=dict)
+    # (cluster, host, port) -> per probe: ALL (every way a request may take passes), SOME, or NONE
+    cells: dict[tuple[str, str, int], tuple[int, ...]] = field(default_factory=dict)
+    # (caller mesh, "<host> via <gateway>", port) -> the same, for calls made straight to a federation gateway
+    direct: dict[tuple[str, str, int], tuple[int, ...]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
     exposed: list[Exposure] = field(default_factory=list)  # hosts a federation gateway lists but no export names
     pairs: int = 0  # probe x target pairs evaluated, those refused at DNS included
@@ -51,12 +53,14 @@ class Matrix:
 
     @property
     def reachable(self) -> dict[tuple, list[str]]:
-        """(caller mesh, namespace, service account, host, port) -> clusters whose probe may call."""
+        """(caller mesh, namespace, service account, host, port) -> clusters whose probe may call, marked
+        ``(partly)`` when only some ways a request may take let it through."""
         found: dict[tuple, list[str]] = {}
-        for (cluster, host, port), verdicts in sorted(self.cells.items()):
-            for probe, allowed in zip(self.probes[self.mesh_of[cluster]], verdicts):
-                if allowed:
-                    found.setdefault((probe.mesh, probe.namespace, probe.service_account, host, port), []).append(cluster)
+        for (cluster, host, port), states in sorted(self.cells.items()):
+            for probe, state in zip(self.probes[self.mesh_of[cluster]], states):
+                if state != NONE:
+                    found.setdefault((probe.mesh, probe.namespace, probe.service_account, host, port), []).append(
+                        cluster if state == ALL else f"{cluster} (partly)")
         return found
 
 
@@ -117,27 +121,30 @@ class Evaluator:
         verdicts = self.verdicts.combined(profiles, caller, probes)
         if not any(verdicts):
             return
-        found.direct[(caller.mesh, label, port)] = verdicts
+        found.direct[(caller.mesh, label, port)] = tuple(ALL if v else NONE for v in verdicts)
         granted = set().union(*(self._coverage.get((host, port, caller.mesh, c.name), set())
                                 for c in self.fleet.model.mesh_clusters(caller.mesh)))
-        expected = self.expected(granted, caller.mesh, probes) if granted else (False,) * len(probes)
+        expected = self.expected(granted, caller.mesh, probes) if granted else (NONE,) * len(probes)
         for probe, allowed, covered in zip(probes, verdicts, expected):
-            if allowed and not covered:
+            if allowed and covered == NONE:
                 found.mismatches.append(Mismatch(direct_probe(probe), label, port, True))
 
     def _target(self, found: Matrix, origin: Origin, probes: list[Probe], host: str, port: int, rows: list[Grant]) -> None:
+        """A granted probe must pass every way (ALL); one no grant covers, none (NONE)."""
         granted = self._coverage.get((host, port, origin.mesh, origin.cluster))
         expected = self.expected(granted, origin.mesh, probes) if granted else None
-        verdicts = self.verdicts.of(origin, probes, host, port) if self._resolvable(origin, host) else None
-        if verdicts is not None and any(verdicts):
-            found.cells[(origin.cluster, host, port)] = verdicts
-        if verdicts == expected or (expected is None and not (verdicts and any(verdicts))):
+        states = self.verdicts.of(origin, probes, host, port) if self._resolvable(origin, host) else None
+        if states is not None and any(states):
+            found.cells[(origin.cluster, host, port)] = states
+        if states == expected or (expected is None and not (states and any(states))):
             return
         for i, probe in enumerate(probes):
-            allowed, covered = bool(verdicts and verdicts[i]), bool(expected and expected[i])
-            if allowed != covered:
+            state, covered = states[i] if states else NONE, expected[i] if expected else NONE
+            if state != covered:
                 probe = probe.in_cluster(origin.cluster)
-                found.mismatches.append(Mismatch(probe, host, port, allowed, allowed and widened(rows, probe)))
+                allowed = not covered
+                found.mismatches.append(Mismatch(probe, host, port, allowed, allowed and widened(rows, probe),
+                                                 state == SOME))
 
     def _resolvable(self, origin: Origin, host: str) -> bool:
         if origin.cluster not in self._names:
@@ -151,7 +158,7 @@ class Evaluator:
     def expected(self, granted: set, mesh: str, probes: list[Probe]) -> tuple:
         key = (frozenset(granted), mesh)
         if key not in self._expected:
-            self._expected[key] = tuple((p.namespace, p.service_account) in granted or (p.namespace, ANY) in granted
-                                        or (ANY, ANY) in granted for p in probes)
+            self._expected[key] = tuple(ALL if (p.namespace, p.service_account) in granted or (p.namespace, ANY) in granted
+                                        or (ANY, ANY) in granted else NONE for p in probes)
         return self._expected[key]
 

@@ -42,16 +42,15 @@ class Leg:
     hops: list[Hop] = field(default_factory=list)
     destinations: list[Destination] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return all(h.ok for h in self.hops) and bool(self.destinations)
-
 
 def legs(fleet: Fleet, origin: Origin, backend: Backend) -> tuple[Hop | None, list[Leg]]:
     """(the endpoints hop, one leg per way to the pods)."""
     if backend.service is not None:
         return None, in_mesh_legs(fleet, origin, backend, backend.service, origin.mesh)
-    endpoints = backend.entry.body["spec"].get("endpoints", []) if backend.entry is not None else []
+    spec = backend.entry.body["spec"] if backend.entry is not None else {}
+    if spec.get("workloadSelector"):
+        return selected_legs(fleet, origin, backend)
+    endpoints = spec.get("endpoints", [])
     if not endpoints:
         text = f"ServiceEntry {_name(backend.entry)} has no endpoints and no route: requests go to its address, " \
                "where no workload listens" if backend.entry is not None else f"{backend.host} is unknown here"
@@ -63,20 +62,39 @@ def legs(fleet: Fleet, origin: Origin, backend: Backend) -> tuple[Hop | None, li
     return described, [import_leg(fleet, origin, backend, e) for e in distinct]
 
 
+def selected_legs(fleet: Fleet, origin: Origin, backend: Backend) -> tuple[Hop, list[Leg]]:
+    """A ServiceEntry selecting workloads: the pods of the declared services of its namespace that the
+    selector selects, in the caller's mesh, on the entry port's target port."""
+    entry = backend.entry.body
+    selector = entry["spec"]["workloadSelector"].get("labels", {})
+    services = fleet.selected_services(entry["metadata"].get("namespace", ""), selector, origin.mesh)
+    port = next((p for p in entry["spec"].get("ports", []) if p.get("number") == backend.port), {})
+    target = port.get("targetPort", backend.port)
+    names = ", ".join(f"{s.namespace}/{s.name}" for s in services) or "no declared service"
+    text = f"ServiceEntry {_name(backend.entry)} selects {', '.join(f'{k}={v}' for k, v in sorted(selector.items()))}: " \
+           f"{names}, port {backend.port} -> {target}"
+    found = hop("endpoints", bool(services), text, ref(backend.entry, "spec", "workloadSelector"),
+                spec=fleet.spec_of_host(backend.host))
+    return found, [leg for s in services for leg in in_mesh_legs(fleet, origin, backend, s, origin.mesh, target)]
+
+
 # --- in-mesh services --------------------------------------------------------------------------
 
 
-def in_mesh_legs(fleet: Fleet, origin: Origin, backend: Backend, service: Service, mesh: str) -> list[Leg]:
+def in_mesh_legs(fleet: Fleet, origin: Origin, backend: Backend, service: Service, mesh: str,
+                 target: int | None = None) -> list[Leg]:
+    """One leg per cluster the service runs in; ``target``: the workload port a ServiceEntry maps to."""
     placements = fleet.model.placements(service, mesh)
     if not placements:
         return [Leg([hop("endpoints", False, f"{service.namespace}/{service.name} runs in no cluster of mesh {mesh}")])]
-    return [_in_mesh_leg(fleet, origin, backend, service, p) for p in placements]
+    return [_in_mesh_leg(fleet, origin, backend, service, p, target) for p in placements]
 
 
-def _in_mesh_leg(fleet: Fleet, origin: Origin, backend: Backend, service: Service, placement) -> Leg:
+def _in_mesh_leg(fleet: Fleet, origin: Origin, backend: Backend, service: Service, placement, target: int | None) -> Leg:
     cluster = placement.cluster.name
     spec = fleet.spec_of_service(service)
-    destination = _destination(fleet, cluster, service, placement, False)
+    port = target if target is not None else _target_port(placement, service, backend.port)
+    destination = _destination(fleet, cluster, service, placement, False, port)
     where = f"{placement.count} pod(s) of {service.namespace}/{service.name} in {cluster}"
     if cluster not in origin.config.registered:
         text = f"{where}: {origin.config.cluster}'s istiod does not read {cluster} (no remote secret), so it never sees them"

@@ -23,6 +23,9 @@ from meshgen.explain.paths import Destination
 from meshgen.explain.probes import Probe
 
 
+NONE, SOME, ALL = 0, 1, 2  # of the ways a request may take, how many let the caller through
+
+
 class Verdicts:
     def __init__(self, fleet: Fleet, shortcuts: bool = True):
         self.fleet = fleet
@@ -56,7 +59,8 @@ class Verdicts:
         return self._cells[key]
 
     def _compute(self, origin: Origin, probes: list[Probe], relevant, signature, host: str, port: int) -> tuple:
-        found = [False] * len(probes)
+        """Per probe: ALL (every way a request may take passes), SOME (only some do) or NONE."""
+        found = [NONE] * len(probes)
         by_class: dict[str, tuple | None] = {}  # namespace class -> verdicts: most namespaces share one plan
         by_namespace: dict[str, tuple | None] = {}
         for i, probe in enumerate(probes):
@@ -66,21 +70,27 @@ class Verdicts:
                 if self._caller_ok(origin, namespace):
                     cls = namespace if namespace in relevant else OTHER
                     if cls not in by_class:
-                        inputs = self.verdict_inputs(origin, cls, relevant, signature, host, port)
-                        by_class[cls] = self.combined(inputs, origin, probes) if inputs is not None else None
+                        ways = self.verdict_inputs(origin, cls, relevant, signature, host, port)
+                        by_class[cls] = self.states(ways, origin, probes) if ways else None
                     by_namespace[namespace] = by_class[cls]
-            verdicts = by_namespace[namespace]
-            found[i] = verdicts is not None and verdicts[i]
+            states = by_namespace[namespace]
+            found[i] = states[i] if states is not None else NONE
         return tuple(found)
 
-    def combined(self, inputs: tuple, origin: Origin, probes: list[Probe]) -> tuple:
-        vectors = [self._vector(profile, origin, probes) for profile in inputs]
+    def states(self, ways: tuple, origin: Origin, probes: list[Probe]) -> tuple:
+        """ALL, SOME or NONE per probe, from each way's (passes before authorization, its profiles)."""
+        passing = [self.combined(profiles, origin, probes) if ok else (False,) * len(probes) for ok, profiles in ways]
+        return tuple(ALL if all(column) else SOME if any(column) else NONE for column in zip(*passing))
+
+    def combined(self, profiles: tuple, origin: Origin, probes: list[Probe]) -> tuple:
+        """Whether authorization lets each probe through at every destination of one way."""
+        vectors = [self._vector(profile, origin, probes) for profile in profiles]
         return vectors[0] if len(vectors) == 1 else tuple(map(all, zip(*vectors)))
 
     def verdict_inputs(self, origin: Origin, namespace: str, relevant: frozenset, signature, host: str,
                        port: int) -> tuple | None:
-        """None when the namespace's callers are refused before authorization; else the distinct
-        authorization profiles of the plan's destinations: (key, policies, whether mTLS)."""
+        """None when the namespace's callers are refused before any way to the pods; else, per way,
+        (whether it passes before authorization, the distinct profiles of its destinations)."""
         if not self._caller_ok(origin, namespace):
             return None
         namespace = namespace if namespace in relevant else OTHER
@@ -90,7 +100,7 @@ class Verdicts:
                 plan = walk.plan(self.fleet, origin, namespace, host, port)
             except ValueError:  # a host with several ports, asked without one: not a target here
                 plan = None
-            self._inputs[key] = self._profiles(plan) if plan is not None and plan.ok else None
+            self._inputs[key] = self._ways(plan) if plan is not None and plan.common_ok and plan.ways else None
         return self._inputs[key]
 
     def _vector(self, profile: tuple, origin: Origin, probes: list[Probe]) -> tuple:
@@ -138,8 +148,9 @@ class Verdicts:
             self._callers[key] = client.caller_hop(self.fleet, origin, namespace, OTHER).ok
         return self._callers[key]
 
-    def _profiles(self, plan: walk.Plan) -> tuple:
-        return distinct_profiles(self.profile(t.destination, t.mtls) for t in plan.targets)
+    def _ways(self, plan: walk.Plan) -> tuple:
+        return tuple((way.ok, distinct_profiles(self.profile(t.destination, t.mtls) for t in way.targets) if way.ok else ())
+                     for way in plan.ways)
 
     def profile(self, destination: Destination, mtls: bool) -> tuple:
         """(key, policies, mTLS): what authorization at the destination depends on besides the principal."""

@@ -22,10 +22,17 @@ class Target:
 
 @dataclass
 class Segment:
-    """What one part of the plan adds: hops, then the targets they lead to (authorization goes after each)."""
+    """What one part of the plan adds: hops, then the targets they lead to (authorization goes after each).
+    A ``way`` is one way to the pods a request may take (a leg); the other segments every request passes."""
 
     hops: list[Hop] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
+    way: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(h.ok for h in self.hops) and all(h.ok for t in self.targets for h in t.hops) and \
+            (bool(self.targets) or not self.way)
 
 
 @dataclass
@@ -35,9 +42,17 @@ class Plan:
 
     @property
     def ok(self) -> bool:
-        """Every hop before authorization passes, and the request reaches at least one destination."""
-        return all(h.ok for s in self.segments for h in s.hops) and \
-            all(h.ok for s in self.segments for t in s.targets for h in t.hops) and bool(self.targets)
+        """Every request passes every hop before authorization, whichever way it takes."""
+        return all(s.ok for s in self.segments) and bool(self.targets)
+
+    @property
+    def common_ok(self) -> bool:
+        """The hops every request passes (name, service, route, endpoints) pass."""
+        return all(s.ok for s in self.segments if not s.way)
+
+    @property
+    def ways(self) -> list[Segment]:
+        return [s for s in self.segments if s.way]
 
     @property
     def targets(self) -> list[Target]:
@@ -74,7 +89,7 @@ def backend_segments(fleet: Fleet, origin: Origin, backend: client.Backend) -> l
     segments = [Segment([endpoints])] if endpoints is not None else []
     for leg in found:
         targets = [target(fleet, origin, backend, d) for d in leg.destinations]
-        segments.append(Segment(list(leg.hops), targets))
+        segments.append(Segment(list(leg.hops), targets, way=True))
     return segments
 
 
