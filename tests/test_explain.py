@@ -156,3 +156,25 @@ def test_a_host_with_several_ports_needs_one(tmp_path: Path):
                                            "frontend.shop.svc.cluster.local"])
     assert result.exit_code == 2
     assert "has ports 80, 9090: name one as HOST:PORT" in result.output
+
+
+def test_per_cluster_target_ports_behind_one_exporter_entry_are_caught(tmp_path: Path):
+    """The exporter ServiceEntry carries one targetPort per port (docs/limitations.md); pods of another
+    cluster configured by the same primary that listen elsewhere get the federated requests on the wrong
+    port. `meshgen validate` passes the spec; explain names the pods."""
+    spec = tmp_path / "fleet.yaml"
+    spec.write_text(EXAMPLE.read_text().replace(
+        "      - {cluster: prod-west-1, count: 2}\n    callers:",
+        "      - {cluster: prod-west-1, count: 2}\n"
+        "      - {cluster: prod-west-2, count: 2, ports: [{name: grpc, number: 8443, protocol: GRPC, targetPort: 9444}]}\n"
+        "    callers:"))
+    (tmp_path / "meshgen.lock").write_text((ROOT / "meshgen.lock").read_text())
+    built = build(Options(spec=spec))
+    found = call(load_fleet(built.tree, built.model), "staging-eu-1/checkout/checkout", "ledger.payments.global:8443")
+    assert found.failed.name == "export"
+    assert found.failed.text == ("at prod-west-2: requests are sent to port 9443, but the pods of payments/ledger there "
+                                 "listen on 9444")
+    result = invoke("explain", str(spec), "--matrix")
+    assert result.exit_code == 1
+    assert ("mismatch: staging-eu-1/checkout/checkout -> ledger.payments.global:8443: granted by `meshgen access`, "
+            "refused by the output on some of the ways a request may take") in result.output.splitlines()

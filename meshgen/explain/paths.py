@@ -29,8 +29,9 @@ class Destination:
     config: Bundle  # the istiod configuring these pods: policies, PeerAuthentication, cacerts, trust domain
     service: Service
     labels: dict
-    target_port: int
+    target_port: int  # the port requests are sent to at the pods
     through_gateway: bool  # reached through an AUTO_PASSTHROUGH gateway (Istio mTLS only, [APGW])
+    listens: int = 0  # the port these pods listen on for it (the spec's target port in their cluster)
 
     @cached_property
     def key(self) -> tuple:
@@ -94,7 +95,7 @@ def _in_mesh_leg(fleet: Fleet, origin: Origin, backend: Backend, service: Servic
     cluster = placement.cluster.name
     spec = fleet.spec_of_service(service)
     port = target if target is not None else _target_port(placement, service, backend.port)
-    destination = _destination(fleet, cluster, service, placement, False, port)
+    destination = _destination(fleet, cluster, service, placement, False, port, backend.port)
     where = f"{placement.count} pod(s) of {service.namespace}/{service.name} in {cluster}"
     if cluster not in origin.config.registered:
         text = f"{where}: {origin.config.cluster}'s istiod does not read {cluster} (no remote secret), so it never sees them"
@@ -172,9 +173,11 @@ def passthrough_server(config: Bundle, gateway: Release, target: int, host: str)
     return None
 
 
-def _destination(fleet: Fleet, cluster: str, service: Service, placement, through: bool, port: int | None = None) -> Destination:
-    target = port if port is not None else _target_port(placement, service)
-    return Destination(cluster, fleet.index.config(cluster), service, fleet.model.selector(service), target, through)
+def _destination(fleet: Fleet, cluster: str, service: Service, placement, through: bool, target: int,
+                 number: int) -> Destination:
+    """Pods of ``placement`` reached on ``target`` for the service port ``number``."""
+    return Destination(cluster, fleet.index.config(cluster), service, fleet.model.selector(service), target, through,
+                       _target_port(placement, service, number))
 
 
 def _target_port(placement, service: Service, number: int | None = None) -> int:
@@ -185,7 +188,7 @@ def _target_port(placement, service: Service, number: int | None = None) -> int:
 
 def _through(destination: Destination) -> Destination:
     return Destination(destination.cluster, destination.config, destination.service, destination.labels,
-                       destination.target_port, True)
+                       destination.target_port, True, destination.listens)
 
 
 # --- imports: endpoints at another mesh's federation gateways -----------------------------------
@@ -284,8 +287,8 @@ def _pods(fleet: Fleet, gateway: Release, config: Bundle, mesh: str, service: Se
     for placement in fleet.model.placements(service, mesh):
         cluster = placement.cluster.name
         if cluster in config.registered and fleet.index.bundle(cluster).network == gateway.view:
-            found.append(_destination(fleet, cluster, service, placement, True,
-                                      target if target is not None else _target_port(placement, service, port)))
+            sent = target if target is not None else _target_port(placement, service, port)
+            found.append(_destination(fleet, cluster, service, placement, True, sent, port))
     where = ", ".join(f"{d.cluster}" for d in found)
     if not found:
         return hop("export", False, f"{text}; none of its pods is in the gateway's network view {gateway.view}",

@@ -149,8 +149,14 @@ class Verdicts:
         return self._callers[key]
 
     def _ways(self, plan: walk.Plan) -> tuple:
-        return tuple((way.ok, distinct_profiles(self.profile(t.destination, t.mtls) for t in way.targets) if way.ok else ())
-                     for way in plan.ways)
+        """(passes before authorization, profiles) per way to the pods: per destination of each leg, since
+        a leg's requests are balanced over all its destinations (a leg without one is a failing way)."""
+        found = []
+        for leg in plan.ways:
+            legs_ok = all(h.ok for h in leg.hops)
+            found += [(legs_ok and all(h.ok for h in t.hops), (self.profile(t.destination, t.mtls),)) for t in leg.targets]
+            found += [(False, ())] if not leg.targets else []
+        return tuple(found)
 
     def profile(self, destination: Destination, mtls: bool) -> tuple:
         """(key, policies, mTLS): what authorization at the destination depends on besides the principal."""

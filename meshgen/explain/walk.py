@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from meshgen.explain import client, istio, paths, server
 from meshgen.explain.fleet import Fleet, Origin
-from meshgen.explain.hops import Caller, Explanation, Hop
+from meshgen.explain.hops import Caller, Explanation, Hop, hop
 from meshgen.explain.paths import Destination
 
 
@@ -99,7 +99,13 @@ def target(fleet: Fleet, origin: Origin, backend: client.Backend, destination: D
     if key not in fleet.memo:  # the same objects (shared bodies) give the same answer in every primary
         fleet.memo[key] = server.tls_hop(fleet, backend, destination)
     tls, mtls = fleet.memo[key]
-    return Target(destination, [tls, server.trust_hop(fleet, origin, destination)], mtls)
+    hops = [tls, server.trust_hop(fleet, origin, destination)]
+    if destination.listens != destination.target_port:
+        hops.insert(0, hop("export", False, f"at {destination.cluster}: requests are sent to port "
+                                            f"{destination.target_port}, but the pods of {destination.service.namespace}/"
+                                            f"{destination.service.name} there listen on {destination.listens}",
+                           spec=fleet.spec_of_service(destination.service)))
+    return Target(destination, hops, mtls)
 
 
 def _id(doc) -> int | None:
