@@ -532,3 +532,54 @@ def init(ctx: Context, path: str, **options):
         return EXIT_OK
 
     run(ctx, action)
+
+
+@main.command()
+@spec_argument
+@lock_option
+@click.option("--from", "caller", metavar="CLUSTER/NAMESPACE/SERVICEACCOUNT", help="The calling workload's identity.")
+@click.option("--to", "target", metavar="HOST[:PORT]", help="The host it calls, and the port (needed when it has several).")
+@click.option("--matrix", is_flag=True, help="Evaluate every caller identity against every target and compare with "
+                                            "`meshgen access`; exit 1 when they differ.")
+@out_option
+@global_options()
+@click.pass_obj
+def explain(ctx: Context, spec: Path, lock: Path | None, caller: str | None, target: str | None, matrix: bool,
+            out: Path, **options):
+    """Why CALLER can (or cannot) call TARGET, hop by hop, read from the output SPEC renders (in memory;
+    paths are shown under OUT). Exit 0 when the call is allowed end to end, 1 when it is not."""
+    from meshgen.explain import Caller, explain_call, load_fleet
+    from meshgen.explain import format as fmt
+    from meshgen.explain.matrix import reachability
+    from meshgen.pipeline import Options, build
+
+    _apply_globals(ctx, options)
+    if matrix == bool(caller or target) or (not matrix and not (caller and target)):
+        raise click.UsageError("give either --matrix, or both --from CLUSTER/NAMESPACE/SERVICEACCOUNT and --to HOST[:PORT]")
+    try:
+        who = Caller.parse(caller) if caller else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from") from None
+    host, _, port = (target or "").rpartition(":") if ":" in (target or "") else (target, "", "")
+    if port and not port.isdigit():
+        raise click.BadParameter(f"port {port!r} is not a number", param_hint="--to")
+
+    def action():
+        options = Options(spec=spec, out=out, lock=lock, spec_data=_read_stdin(spec))
+        built = build(options, ctx.progress)  # raises on spec errors; its warnings belong to `validate`
+        fleet = load_fleet(built.tree, built.model)
+        if matrix:
+            found = reachability(fleet)
+            ctx.out("\n".join(fmt.matrix_report(found)) + "\n", "matrix", fmt.matrix_json(found))
+            return EXIT_OK if found.equal else EXIT_DRIFT
+        try:
+            explained = explain_call(fleet, who, host, int(port) if port else None)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)  # a wrong --from/--to, not a spec error
+            ctx.result["error"] = str(exc)
+            return EXIT_SPEC
+        ctx.out("\n".join(fmt.explanation_lines(explained, str(out))) + "\n", "explanation",
+                fmt.explanation_json(explained, str(out)))
+        return EXIT_OK if explained.allowed else EXIT_DRIFT
+
+    run(ctx, action)
