@@ -264,6 +264,7 @@ def _finish(ctx: Context, mode, out: Path, plan, lock_plan) -> int:
     changes = [(c.action, str(out / c.path)) for c in plan.changes] + [(c.action, c.path) for c in lock_plan.changes]
     ctx.result["changes"] = [{"action": action, "path": path} for action, path in changes]
     ctx.result["interrupted"] = plan.interrupted and mode is not Mode.WRITE
+    _list_removed(ctx, mode, plan)
     if mode is Mode.DIFF:
         ctx.out(plan.diff(_repo_prefix(out)) + _lock_diff(lock_plan), "diff")
     elif mode is Mode.CHECK and ctx.format != "json":
@@ -272,6 +273,19 @@ def _finish(ctx: Context, mode, out: Path, plan, lock_plan) -> int:
     ctx.summary(_summary_line(mode, out, plan, lock_plan) + (interrupted if ctx.result["interrupted"] else ""))
     drift = bool(changes) and (mode is not Mode.WRITE or ctx.fail_on_change)
     return EXIT_DRIFT if drift else EXIT_OK
+
+
+def _list_removed(ctx: Context, mode, plan) -> None:
+    """Objects the change takes out of a synced folder: the GitOps controller prunes them when it lands."""
+    from meshgen.removals import removed_objects
+    from meshgen.writer import Mode
+
+    removed = removed_objects({c.path: c.old for c in plan.changes}, {c.path: c.new for c in plan.changes})
+    ctx.result["removed"] = [{"folder": r.folder, "kind": r.kind, "namespace": r.namespace, "name": r.name,
+                              "kept": r.kept} for r in removed]
+    if removed and ctx.format != "json" and not ctx.quiet:
+        verb = "removed" if mode is Mode.WRITE else "would remove"
+        click.echo("".join(f"{verb}: {r.describe()}\n" for r in removed), err=True, nl=False)
 
 
 def _lock_diff(lock_plan) -> str:

@@ -2,9 +2,10 @@
 the tree a render writes. Pure: it reads the bytes a writer plan already holds.
 
 GitOps controllers prune what disappears from the folder they sync (Argo CD's ``prune``, Flux's
-``prune: true``), so the person committing a render must see it before it lands: ``render`` lists these
-before writing. Namespaces are listed too, marked as kept: meshgen annotates every Namespace so that
-neither controller deletes it.
+``prune: true``), so the person committing a render must see it before it lands: ``render``,
+``check`` and ``diff`` list these on standard error (and under ``removed`` in the JSON document).
+Namespaces are listed too, marked as kept: meshgen annotates every Namespace so that neither
+controller deletes it.
 """
 
 from __future__ import annotations

@@ -70,3 +70,30 @@ def test_moved_objects_are_not_listed():
     assert removed_objects(old, new) == []
     assert removed_objects(old, {"clusters/a/namespaces.yaml": None}) == [
         Removed("clusters/a", "Namespace", "", "shop", kept=False)]
+
+
+def test_render_diff_and_check_name_what_the_controllers_will_prune(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from meshgen import cli
+
+    text = (GOLDEN / "single-network-two-primaries" / "fleet.yaml").read_text()
+    spec, out = tmp_path / "fleet.yaml", tmp_path / "out"
+    spec.write_text(text)
+    runner = CliRunner()
+    assert runner.invoke(cli.main, ["render", str(spec), "-o", str(out)]).exit_code == 0
+    spec.write_text(text[: text.index("  - name: reports")])
+
+    diff = runner.invoke(cli.main, ["diff", str(spec), "-o", str(out)])
+    assert diff.exit_code == 1
+    assert "would remove: clusters/alpha: Namespace backoffice (kept: the controllers do not prune it)" in diff.stderr
+    assert "would remove: clusters/alpha: Namespace backoffice" not in diff.stdout  # stdout is the patch alone
+    document = json.loads(runner.invoke(cli.main, ["check", str(spec), "-o", str(out), "--format", "json"]).stdout)
+    assert {"folder": "clusters/beta", "kind": "Namespace", "namespace": "", "name": "backoffice",
+            "kept": True} in document["removed"]
+    written = runner.invoke(cli.main, ["render", str(spec), "-o", str(out)])
+    assert written.exit_code == 0
+    assert "removed: clusters/beta: Namespace backoffice (kept: the controllers do not prune it)" in written.stderr
+    assert "remove" not in runner.invoke(cli.main, ["render", str(spec), "-o", str(out)]).stderr
