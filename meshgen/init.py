@@ -18,6 +18,7 @@ metadata:
   name: my-fleet
 
 settings:
+  istioVersion: "1.28"            # Istio minor of every cluster (1.24-1.30); a cluster may set its own
   exportSuffix: global            # exported names are <name>.<namespace>.global
   addressRange: 240.10.0.0/16     # addresses of imported hosts (kept stable in meshgen.lock)
   gitops:                         # where Argo CD / Flux find out/ (see docs/gitops.md)
@@ -53,6 +54,10 @@ clusters:
     serviceCIDRs: [10.110.0.0/20]
     gateways:                                 # east-west gateway address other networks use
       - address: 203.0.113.10
+    # istioVersion: "1.29"                    # this cluster's own Istio minor (an upgrade in progress)
+    # revision: 1-29                          # istio.io/rev on namespaces, istiod-1-29 (canary upgrades)
+    # federationGateways:                     # the entry point peers of other meshes are given, separate
+    #   - address: 203.0.113.11               # from the east-west gateway; needed to export services
   - name: west-1
     network: net-west
     mesh: prod

@@ -80,3 +80,17 @@ def test_init_to_standard_output(tmp_path, monkeypatch):
 def test_no_hint_points_at_the_repository_example():
     """A packaged install has no fleet.example.yaml: hints and the starter point at `meshgen init`."""
     assert "fleet.example.yaml" not in STARTER
+
+
+def test_the_per_cluster_options_shown_commented_validate_when_uncommented(tmp_path):
+    lines = STARTER.splitlines()
+    start = lines.index("    # istioVersion: \"1.29\"                    # this cluster's own Istio minor (an upgrade in progress)")
+    for i in range(start, start + 4):
+        lines[i] = lines[i].replace("# ", "", 1)
+    target = tmp_path / "fleet.yaml"
+    target.write_text("\n".join(lines) + "\n")
+    assert 'istioVersion: "1.28"' in STARTER
+    assert [d.format() for d in read_spec(target).diagnostics] == []
+    tree = build(Options(spec=target, out=tmp_path / "out")).tree
+    assert any("federationgateway" in path for path in tree if path.startswith("clusters/east-1/"))
+    assert "clusters/east-1/helm/istiod-1-29-values.yaml" in tree
