@@ -466,7 +466,7 @@ def _write_one_file(ctx: Context, output: Path, data: bytes, field: str, code: s
 def access(ctx: Context, spec: Path, lock: Path | None, format_out: str, base: Path | None, **options):
     """Print the access matrix SPEC grants: who may call which exported service on which port."""
     from meshgen.access import access_matrix, diff_json, diff_lines, to_json, to_markdown
-    from meshgen.pipeline import read_spec, resolve_model
+    from meshgen.pipeline import read_spec, resolve_model, spec_name
 
     _apply_globals(ctx, options)
 
@@ -486,11 +486,20 @@ def access(ctx: Context, spec: Path, lock: Path | None, format_out: str, base: P
         if format_out == "json":
             text = json.dumps(rows, indent=2, sort_keys=True) + "\n"
         ctx.out(text, "access", rows)
-        ctx.summary(f"access: {len(grants)} grant{'s' if len(grants) != 1 else ''}"
-                    + (f" ({len(diff_lines(before, grants))} changed)" if base is not None else ""))
+        changes = None if base is None else diff_lines(before, grants)
+        ctx.summary(_access_summary(grants, changes, spec_name(spec), base and spec_name(base)))
         return EXIT_OK
 
     run(ctx, action)
+
+
+def _access_summary(grants: list, changes: list[str] | None, spec: str, base: str | None) -> str:
+    """'access: 3 grants', or with --diff 'access: 3 grants in new.yaml; against base.yaml 1 granted, 2 revoked'."""
+    count = f"{len(grants)} grant{'s' if len(grants) != 1 else ''}"
+    if changes is None:
+        return f"access: {count}"
+    granted, revoked = (sum(1 for line in changes if line.startswith(sign)) for sign in "+-")
+    return f"access: {count} in {spec}; against {base}: {granted} granted, {revoked} revoked"
 
 
 @main.command()

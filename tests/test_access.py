@@ -141,3 +141,12 @@ def test_library_formats_are_pure_strings():
     grants = access_matrix(build_model(FLEET, addresses={}))
     assert to_markdown(grants).endswith("|\n")
     assert diff_lines(grants, grants) == []
+
+
+def test_diff_summary_counts_grants_and_revocations_apart(tmp_path):
+    from meshgen.cli import _access_summary
+
+    lines = ["+ grant a", "- revoke b", "+ grant c"]
+    assert _access_summary([1, 2], lines, "new.yaml", "base.yaml") == \
+        "access: 2 grants in new.yaml; against base.yaml: 2 granted, 1 revoked"
+    assert _access_summary([1], None, "fleet.yaml", None) == "access: 1 grant"
