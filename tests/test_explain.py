@@ -160,10 +160,12 @@ def test_a_host_with_several_ports_needs_one(tmp_path: Path):
     assert "has ports 80, 9090: name one as HOST:PORT" in result.output
 
 
-def test_per_cluster_target_ports_behind_one_exporter_entry_are_caught(tmp_path: Path):
-    """The exporter ServiceEntry carries one targetPort per port (docs/limitations.md); pods of another
-    cluster configured by the same primary that listen elsewhere get the federated requests on the wrong
-    port. `meshgen validate` passes the spec; explain names the pods."""
+def test_per_cluster_target_ports_behind_one_exporter_entry_are_caught(tmp_path: Path, monkeypatch):
+    """The exporter ServiceEntry carries one targetPort per port; pods of another cluster configured by
+    the same primary that listen elsewhere would get the federated requests on the wrong port.
+    `meshgen validate` refuses the spec (E207); with that check switched off, explain names the pods."""
+    from meshgen.checks import services
+
     spec = tmp_path / "fleet.yaml"
     spec.write_text(EXAMPLE.read_text().replace(
         "      - {cluster: prod-west-1, count: 2}\n    callers:",
@@ -171,6 +173,12 @@ def test_per_cluster_target_ports_behind_one_exporter_entry_are_caught(tmp_path:
         "      - {cluster: prod-west-2, count: 2, ports: [{name: grpc, number: 8443, protocol: GRPC, targetPort: 9444}]}\n"
         "    callers:"))
     (tmp_path / "meshgen.lock").write_text((ROOT / "meshgen.lock").read_text())
+    refused = invoke("validate", str(spec))
+    assert refused.exit_code == 2
+    assert ("error[E207]: exported service 'payments/ledger' listens on 9444 for port 'grpc' in cluster "
+            "'prod-west-2' but on 9443 in cluster 'prod-west-1', both configured by the istiod of 'prod-west-1'"
+            in refused.stderr)
+    monkeypatch.setattr(services, "export_target_ports", lambda fleet, positions: [])
     built = build(Options(spec=spec))
     found = call(load_fleet(built.tree, built.model), "staging-eu-1/checkout/checkout", "ledger.payments.global:8443")
     assert found.failed.name == "export"

@@ -1,9 +1,11 @@
 """Services: Istio merges endpoints of same-named services, so ports must agree everywhere; a port is
-declared once; a global name joins services that run in its mesh and agree on their ports."""
+declared once; a global name joins services that run in its mesh and agree on their ports; pods behind
+one exporter ServiceEntry listen on one target port per port."""
 
 from __future__ import annotations
 
 from meshgen.diagnostics import Diagnostic
+from meshgen.spec.hosts import export_host
 from meshgen.spec.models import Fleet
 from meshgen.spec.positions import Positions
 
@@ -17,7 +19,8 @@ def _show(ports) -> str:
 
 
 def check(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
-    return ports_agree(fleet, positions) + unique_ports(fleet, positions) + global_names(fleet, positions)
+    return (ports_agree(fleet, positions) + unique_ports(fleet, positions) + global_names(fleet, positions)
+            + export_target_ports(fleet, positions))
 
 
 def unique_ports(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
@@ -85,4 +88,30 @@ def ports_agree(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                            f"'{inst.cluster}' but [{_show(first[1])}] in cluster '{first[0]}' of the same mesh")
                 found.append(Diagnostic("E207", message, positions.span(("services", i, "instances", j, "ports")),
                                         hint="Istio merges endpoints by port name: use the same ports everywhere"))
+    return found
+
+
+def export_target_ports(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """An exported name's ServiceEntry in a primary selects the pods of that cluster and its remotes and
+    sends each port to one ``targetPort``: pods there that listen on another one would get no traffic."""
+    control = {c.name: c.controlPlane.primary if c.controlPlane.role == "remote" else c.name for c in fleet.clusters}
+    exported = {e.service for e in fleet.exports
+                if export_host(fleet, e) != f"{e.service.split('/')[1]}.{e.service.split('/')[0]}.svc.cluster.local"}
+    found = []
+    for i, service in enumerate(fleet.services):
+        if f"{service.namespace}/{service.name}" not in exported:
+            continue
+        first: dict[str, tuple] = {}
+        for j, inst in enumerate(service.instances):
+            targets = {p.name: p.targetPort or p.number for p in (inst.ports if inst.ports is not None else service.ports)}
+            seen = first.setdefault(control[inst.cluster], (inst.cluster, targets))
+            for name, target in sorted(targets.items()):
+                if seen[1].get(name, target) != target:
+                    found.append(Diagnostic(
+                        "E207", f"exported service '{service.namespace}/{service.name}' listens on {target} for port "
+                                f"'{name}' in cluster '{inst.cluster}' but on {seen[1][name]} in cluster '{seen[0]}', "
+                                f"both configured by the istiod of '{control[inst.cluster]}'",
+                        positions.span(("services", i, "instances", j, "ports")),
+                        hint="its exported ServiceEntry has one targetPort per port: use the same target port in "
+                             "every cluster one istiod configures"))
     return found
