@@ -72,7 +72,31 @@ def warnings(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                                            f"{gw.address}",
                                    positions.span(("clusters", i, "federationGateways", j, "address")),
                                    "prefer a private address reached over peering or VPN"))
-    return found + shared_roots(fleet, positions)
+    return found + shared_roots(fleet, positions) + widened_consumers(fleet, positions)
+
+
+def widened_consumers(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
+    """W211: a consumer narrowed to identities, beside an open entry of the same mesh. Authorization
+    cannot tell the clusters of a mesh apart (one trust domain), so the open entry admits every workload
+    of that mesh wherever an entry renders the import: the narrowing holds nowhere."""
+    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    found = []
+    for i, export in enumerate(fleet.exports):
+        open_entries = {}
+        for consumer in export.to:
+            if not (consumer.namespaces or consumer.serviceAccounts):
+                open_entries.setdefault(consumer.mesh or mesh_of[consumer.cluster], consumer)
+        for j, consumer in enumerate(export.to):
+            wide = open_entries.get(consumer.mesh or mesh_of[consumer.cluster])
+            if wide is None or not (consumer.namespaces or consumer.serviceAccounts):
+                continue
+            what = f"cluster '{wide.cluster}'" if wide.cluster else f"mesh '{wide.mesh}'"
+            found.append(_warn("W211", f"this consumer of '{export.service}' is narrowed to identities, but the entry "
+                                       f"for {what} admits every workload of mesh '{wide.mesh or mesh_of[wide.cluster]}'"
+                                       ": authorization cannot tell the clusters of a mesh apart, so the narrowing "
+                                       "holds nowhere", positions.span(("exports", i, "to", j)),
+                               "narrow the open entry too, or drop the narrowed one"))
+    return found
 
 
 def shared_roots(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
