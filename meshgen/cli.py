@@ -606,3 +606,21 @@ def explain(ctx: Context, spec: Path, lock: Path | None, caller: str | None, tar
         return EXIT_OK if explained.allowed else EXIT_DRIFT
 
     run(ctx, action)
+
+
+@main.command()
+@global_options()
+@click.pass_obj
+def version(ctx: Context, **options):
+    """Print meshgen's version and the Istio releases it renders for (also: meshgen --version)."""
+    from meshgen import __version__
+    from meshgen.spec.models import SUPPORTED_ISTIO
+
+    _apply_globals(ctx, options)
+
+    def action():
+        ctx.out(f"meshgen {__version__} (Istio {SUPPORTED_ISTIO[0]} to {SUPPORTED_ISTIO[-1]})\n", "version",
+                {"meshgen": __version__, "istio": list(SUPPORTED_ISTIO)})
+        return EXIT_OK
+
+    run(ctx, action)

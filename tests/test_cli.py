@@ -99,3 +99,14 @@ def test_validate_checks_pinned_addresses_against_the_range(workspace: Path):
     assert result.exit_code == 2, result.output
     assert "error[E301]" in result.output
     assert not (workspace / "meshgen.lock").exists()
+
+
+def test_version_subcommand_names_meshgen_and_the_istio_releases_it_renders_for():
+    import json
+
+    from meshgen import __version__
+
+    result = CliRunner().invoke(cli.main, ["version"])
+    assert (result.exit_code, result.stdout) == (0, f"meshgen {__version__} (Istio 1.24 to 1.30)\n")
+    document = json.loads(CliRunner().invoke(cli.main, ["version", "--format", "json"]).stdout)
+    assert document["version"] == {"meshgen": __version__, "istio": [f"1.{m}" for m in range(24, 31)]}
