@@ -273,3 +273,29 @@ def test_synopsis_placeholders_and_alternatives_become_argument_lists():
 def test_code_spans_follow_commonmark_backtick_runs():
     text = "a ``x `meshgen render` y`` and `meshgen check` over\n`meshgen diff\n-o out`"
     assert [span for _, span in code_spans(text)] == ["x `meshgen render` y", "meshgen check", "meshgen diff -o out"]
+
+
+# --- minimum versions (newcomer N8) ----------------------------------------------------------------
+
+# The apiVersion of every object meshgen renders for a controller, and the minimum release the user docs
+# must state for it. A new apiVersion in out/ fails here until its minimum is written down.
+CONTROLLER_MINIMUMS = {
+    "argoproj.io/v1alpha1": "Argo CD 2.8",  # Helm valuesObject
+    "helm.toolkit.fluxcd.io/v2": "Flux 2.5",  # HelmRelease v2: Flux 2.3; Kustomization deletionPolicy: 2.5
+    "kustomize.toolkit.fluxcd.io/v1": "Flux 2.5",
+    "source.toolkit.fluxcd.io/v1": "Flux 2.5",
+    "external-secrets.io/v1": "external-secrets 0.17",  # v1 served alone
+}
+OTHER_API_VERSIONS = {"v1", "networking.istio.io/v1", "security.istio.io/v1", "kustomize.config.k8s.io/v1beta1"}
+
+
+def test_the_user_docs_state_the_minimum_version_of_every_controller_the_output_needs():
+    rendered = {match for path in (ROOT / "out").rglob("*.yaml")
+                for match in re.findall(r"^apiVersion: (\S+)$", path.read_text("utf-8"), re.M)}
+    assert rendered - OTHER_API_VERSIONS == set(CONTROLLER_MINIMUMS), "a new apiVersion needs its minimum stated"
+    gitops = (ROOT / "docs" / "gitops.md").read_text("utf-8")
+    readme = " ".join((ROOT / "README.md").read_text("utf-8").split())
+    for minimum in set(CONTROLLER_MINIMUMS.values()):
+        assert f"**{minimum}**" in gitops, f"docs/gitops.md does not state {minimum}"
+        product, version = minimum.rsplit(" ", 1)
+        assert f"{product} {version} or later" in readme, f"README.md does not state {minimum}"
