@@ -291,7 +291,10 @@ def _compare(disk: _Disk, path: str, new: bytes, owned: bool) -> tuple[Change | 
         return Change(path, "create", None, new), None
     if not owned:
         message = f"refusing to overwrite {path}: it exists in the output folder but meshgen does not own it"
-        return None, _error("E501", disk.root, path, message, "move it away, or delete it if it is stale")
+        hint = "move it away, or delete it if it is stale"
+        if path == "README.md":  # the fleet summary, over a repository's own README when rendering with -o .
+            hint += "; or render with --no-summary, which leaves out the summary README.md"
+        return None, _error("E501", disk.root, path, message, hint)
     return Change(path, "update", old, new), None
 
 

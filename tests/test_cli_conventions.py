@@ -300,6 +300,7 @@ def test_render_into_a_repository_root_with_its_own_readme(repo):
     Path("README.md").write_text("# our fleet\n")
     refused = invoke("render", "-o", ".")
     assert refused.exit_code == 4 and "refusing to overwrite README.md" in refused.stderr
+    assert "or render with --no-summary, which leaves out the summary README.md" in refused.stderr
     result = invoke("render", "-o", ".", "--no-summary")
     assert result.exit_code == 0, result.output
     assert Path("README.md").read_text() == "# our fleet\n" and Path("clusters").is_dir()

@@ -25,7 +25,7 @@ from meshgen.spec.secrets import secret_free_form_key, secret_key, secret_kind
 from meshgen.spec.tree import Document, Limits, Refused, documents
 
 # Limits that stop attacks, not fleets. The 40-mesh benchmark fleet (200 clusters, 4,000 services,
-# 4,000 exports) is 2.5 MB and about 420,000 nodes; these allow about three times that.
+# 4,000 exports) is 2.7 MB and about 340,000 nodes; these allow about six times that.
 MAX_BYTES = 8 * 1024 * 1024
 LIMITS = Limits(depth=64, nodes=2_000_000, ratio=10, floor=100_000)
 MAX_DEPTH = LIMITS.depth  # a fleet spec nests about 8 levels; deeper nesting is an attack or a mistake
@@ -262,7 +262,7 @@ def _typos(errors) -> dict[tuple, tuple]:
     """Missing key path -> the unknown key beside it that is probably it misspelt (``podCIDR``)."""
     found = {}
     for loc, error in errors:
-        if error["type"] == "extra_forbidden" and loc:
+        if error["type"] == "extra_forbidden" and loc and not secret_key(loc[-1]):  # a secret is no typo
             close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(loc[:-1]), n=1, cutoff=0.6)
             if close:
                 found[(*loc[:-1], close[0])] = loc

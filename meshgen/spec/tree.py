@@ -215,7 +215,7 @@ class _Builder:
     def too_big(self, mark) -> TooBig:
         if self.expanded == self.written:
             return TooBig(f"spec has more than {self.limits.nodes:,} nodes", mark,
-                          "no fleet is this large, 200 clusters and 4,000 services take about 330,000: is this the right file?")
+                          "no fleet is this large, 200 clusters and 4,000 services take about 340,000: is this the right file?")
         return TooBig(f"spec has more than {self.limits.nodes:,} nodes once YAML aliases are expanded", mark,
                       "no fleet is this large: remove the anchors/aliases that multiply content")
 
