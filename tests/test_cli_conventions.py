@@ -242,7 +242,9 @@ def test_lint_findings_are_located_one_based(repo):
     result = invoke("lint")
     assert result.exit_code == 3
     spans = re.findall(rf"^{re.escape(str(path))}:(\d+):(\d+): error", result.stderr, re.M)
-    assert spans and all(int(line) >= 1 and int(col) >= 1 for line, col in spans)
+    lines = path.read_text().splitlines()
+    at = [(n, text.index("mode:") + 1) for n, text in enumerate(lines, start=1) if "mode: SOMETIMES" in text]
+    assert spans and {(int(line), int(col)) for line, col in spans} == set(at)  # at the key, not the document
 
 
 def test_kubeconform_missing_names_no_internal_function(repo, monkeypatch):

@@ -21,6 +21,7 @@ SKIPPED_FILES = ("kustomization.yaml",)
 # Helm values file name pattern (inside a helm/ folder) -> validate_values name.
 VALUES_FILES = (("*gateway*values*.yaml", "gateway"),)
 _DOCUMENT_START = re.compile(r"^---(\s.*)?$")
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")  # a finding's path: keys and [indexes]
 
 
 class KubeconformNotFound(FileNotFoundError):
@@ -97,14 +98,51 @@ def lint_tree(out_dir: Path) -> list[Diagnostic]:
         relative = path.relative_to(out_dir).as_posix()
         name = values_name(relative)
         minor = releases.get(cluster_of(relative), DEFAULT_MINOR)
-        for line, document in read_documents(path):
-            span = Span(relative, line)
+        for line, lines in _chunks(path):
+            document = _load(lines)
+            if document is None:
+                continue
             if name:
                 findings, subject = validate_values(name, document or {}, minor), relative
             else:
                 findings, subject = validate_object(document, minor=minor), _describe(document, relative)
-            out += [_diagnostic(subject, f, span) for f in findings]
+            located = _KeyLocator(lines, line) if findings else None
+            out += [_diagnostic(subject, f, located.span(relative, f.path)) for f in findings]
     return out
+
+
+class _KeyLocator:
+    """1-based line and column of the deepest key of a finding's path (``spec.servers[0].port``) that the
+    document holds, read with positions only for documents that have findings (they are few)."""
+
+    def __init__(self, lines: list[str], first_line: int):
+        self.offset = first_line - 1
+        self.root = YAML(typ="rt", pure=True).load("\n".join(lines))
+
+    def span(self, file: str, path: str) -> Span:
+        node, at = self.root, None
+        tokens = _PATH_TOKEN.findall(path)
+        while tokens:
+            node, where, tokens = self._step(node, tokens)
+            if where is None:
+                break
+            at = where
+        if at is None:
+            line = getattr(getattr(self.root, "lc", None), "line", 0)
+            return Span(file, self.offset + line + 1, 1)
+        return Span(file, self.offset + at[0] + 1, at[1] + 1)
+
+    @staticmethod
+    def _step(node, tokens):
+        key, index = tokens[0]
+        if index and isinstance(node, list) and int(index) < len(node):
+            return node[int(index)], node.lc.item(int(index)), tokens[1:]
+        if key and isinstance(node, dict):
+            for n in range(len(tokens), 0, -1):  # keys may hold dots: the longest one that is there
+                joined = ".".join(k for k, _ in tokens[:n])
+                if all(k for k, _ in tokens[:n]) and joined in node:
+                    return node[joined], node.lc.key(joined), tokens[n:]
+        return None, None, []
 
 
 def cluster_of(relative: str) -> str:
@@ -144,7 +182,12 @@ def tree_files(out_dir: Path, include_values: bool) -> list[Path]:
 
 def read_documents(path: Path) -> list[tuple[int, object]]:
     """(1-based line of the document's first content line, parsed document) for each non-empty document."""
-    yaml = YAML(typ="safe", pure=True)  # YAML 1.2 rules; the C reader (libyaml) is YAML 1.1
+    return [(start + _leading_blank(lines), document) for start, lines in _chunks(path)
+            if (document := _load(lines)) is not None]
+
+
+def _chunks(path: Path) -> list[tuple[int, list[str]]]:
+    """(1-based line where the document's text starts, its lines) for each document of a file."""
     chunks, start, lines = [], 1, []
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if _DOCUMENT_START.match(text):
@@ -153,12 +196,14 @@ def read_documents(path: Path) -> list[tuple[int, object]]:
         else:
             lines.append(text)
     chunks.append((start, lines))
-    out = []
-    for start, lines in chunks:
-        document = yaml.load("\n".join(lines))
-        if document is not None:
-            out.append((start + _leading_blank(lines), document))
-    return out
+    return chunks
+
+
+def _load(lines: list[str]):
+    return _SAFE.load("\n".join(lines))
+
+
+_SAFE = YAML(typ="safe", pure=True)  # YAML 1.2 rules; libyaml's reader is YAML 1.1
 
 
 def _leading_blank(lines: list[str]) -> int:

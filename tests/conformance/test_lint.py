@@ -96,8 +96,8 @@ def test_lint_tree(tmp_path):
     _write_tree(tmp_path)
     diagnostics = lint_tree(tmp_path)
     spans = {(d.span.file, d.span.line, d.path) for d in diagnostics}
-    assert ("clusters/east/networking.yaml", 8, "metadata.name") in spans  # GW1, document starts on line 8
-    assert ("clusters/east/networking.yaml", 8, "spec.servers") in spans  # GW2
+    assert ("clusters/east/networking.yaml", 11, "metadata.name") in spans  # GW1, at the key (document: line 8)
+    assert ("clusters/east/networking.yaml", 14, "spec.servers") in spans  # GW2
     assert ("clusters/east/helm/gateway-values.yaml", 1, "") in spans
     assert all("kustomization" not in d.span.file and "istiod" not in d.span.file for d in diagnostics)
     assert all(d.span.file != "gitops/apps.yaml" for d in diagnostics)
