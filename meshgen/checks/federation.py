@@ -111,39 +111,43 @@ def _kube_name(fleet: Fleet, host: str, path: tuple, mesh: str, where) -> list[D
     if not host.endswith(KUBE_DOMAIN):
         return [Diagnostic("E211", f"name '{host}' is in the cluster domain but is not `<name>.<namespace>"
                                    f"{KUBE_DOMAIN}`", where, hint="use a distinct suffix such as `.global`")]
-    importers = _resolving_meshes(fleet, path, mesh) - ({mesh} if path[0] == "exports" else set())
+    importers = _resolving_meshes(fleet, path, mesh, _mesh_of(fleet)) - ({mesh} if path[0] == "exports" else set())
     meshes = ", ".join(sorted(importers))
     return [Diagnostic("W208", f"name '{host}' is in the cluster domain of mesh(es) {meshes}: it works only where "
                                "no Kubernetes Service of that name exists", where, Severity.WARNING,
                        hint="meshgen knows no such Service there; make sure none exists in those clusters")]
 
 
-def _resolving_meshes(fleet: Fleet, path: tuple, mesh: str) -> set[str]:
+def _resolving_meshes(fleet: Fleet, path: tuple, mesh: str, mesh_of: dict[str, str]) -> set[str]:
     """Meshes whose clusters resolve the name: the exporter and the consumers of an export, the mesh of a
     global name."""
     if path[0] == "globalNames":
         return {mesh}
-    return _consumer_meshes(fleet, fleet.exports[path[1]]) | {mesh}
+    return _consumer_meshes(fleet.exports[path[1]], mesh_of) | {mesh}
 
 
 def _shadowing_service(fleet: Fleet, host: str, path: tuple, mesh: str) -> tuple[str, str] | None:
     """(service, mesh) of a declared service whose in-mesh name is ``host`` in a mesh resolving the name,
     other than an exported service in its own mesh (its gateway passes its own Service through)."""
-    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+    mesh_of = _mesh_of(fleet)
     exported = fleet.exports[path[1]].service if path[0] == "exports" else None
     for service in fleet.services:
         key = f"{service.namespace}/{service.name}"
         if host != f"{service.name}.{service.namespace}{KUBE_DOMAIN}":
             continue
-        for runs_in in sorted({mesh_of[i.cluster] for i in service.instances} & _resolving_meshes(fleet, path, mesh)):
+        for runs_in in sorted({mesh_of[i.cluster] for i in service.instances} & _resolving_meshes(fleet, path, mesh, mesh_of)):
             if not (key == exported and runs_in == mesh):
                 return key, runs_in
     return None
 
 
-def _consumer_meshes(fleet: Fleet, export) -> set[str]:
-    mesh_of = {c.name: c.mesh for c in fleet.clusters}
+def _consumer_meshes(export, mesh_of: dict[str, str]) -> set[str]:
     return {c.mesh or mesh_of[c.cluster] for c in export.to}
+
+
+def _mesh_of(fleet: Fleet) -> dict[str, str]:
+    """Cluster -> its mesh. Built once per check, not per export: a fleet has a thousand clusters."""
+    return {c.name: c.mesh for c in fleet.clusters}
 
 
 # --- trust domains, DNS, identities ---------------------------------------------------------------
@@ -151,11 +155,11 @@ def _consumer_meshes(fleet: Fleet, export) -> set[str]:
 
 def trust_domains(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     """E218: meshes joined by an export need distinct trust domains, or no policy can tell them apart."""
-    meshes = {m.name: m for m in fleet.meshes}
+    meshes, mesh_of = {m.name: m for m in fleet.meshes}, _mesh_of(fleet)
     found = []
     for i, export in enumerate(fleet.exports):
         domain = meshes[export.mesh].trustDomain
-        for peer in sorted(_consumer_meshes(fleet, export) - {export.mesh}):
+        for peer in sorted(_consumer_meshes(export, mesh_of) - {export.mesh}):
             if meshes[peer].trustDomain == domain:
                 found.append(Diagnostic("E218", f"meshes '{export.mesh}' and '{peer}' share the trust domain "
                                                 f"'{domain}': their workload identities cannot be told apart",
@@ -167,10 +171,10 @@ def trust_domains(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
 def dns_paths(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     """E219: a mesh that resolves an imported or global name needs DNS capture, or CoreDNS for names
     outside the cluster domain (CoreDNS cannot answer inside it)."""
-    meshes = {m.name: m for m in fleet.meshes}
+    meshes, mesh_of = {m.name: m for m in fleet.meshes}, _mesh_of(fleet)
     found = []
     for host, path, mesh in sorted(named_hosts(fleet), key=lambda named: positions.span(named[1]).line):
-        resolving = _resolving_meshes(fleet, path, mesh) - ({mesh} if path[0] == "exports" else set())
+        resolving = _resolving_meshes(fleet, path, mesh, mesh_of) - ({mesh} if path[0] == "exports" else set())
         for name in sorted(resolving):
             dns = meshes[name].dns
             if dns.capture or (dns.coreDNS and not host.endswith(".cluster.local")):

@@ -132,10 +132,11 @@ def _subset_names(policy, positions: Positions, i: int, service: str) -> list[Di
 def unlocated_clusters(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     """W212: a locality rule of a service that runs in clusters without a `locality` cannot steer them."""
     unlocated = {c.name for c in fleet.clusters if c.locality is None}
+    failing_over = {f.service for f in fleet.failover}
     found = []
     for i, service in enumerate(fleet.services):
-        has_rule = bool(service.trafficPolicy and service.trafficPolicy.distribute) or any(
-            f.service == f"{service.namespace}/{service.name}" for f in fleet.failover)
+        has_rule = bool(service.trafficPolicy and service.trafficPolicy.distribute) or \
+            f"{service.namespace}/{service.name}" in failing_over
         missing = sorted({inst.cluster for inst in service.instances} & unlocated)
         if has_rule and missing:
             which = f"cluster {missing[0]} declares" if len(missing) == 1 else f"clusters {', '.join(missing)} declare"
