@@ -272,6 +272,14 @@ class FleetModel:
     def _exports_by_mesh(self) -> dict[str, list[ExportNode]]:
         return _group(self.exports, lambda e: [e.mesh.name])
 
+    def failover_of(self, service: str) -> list:
+        """The `failover` entries of a service ('namespace/name'), in spec order."""
+        return self._failover_by_service.get(service, [])
+
+    @cached_property
+    def _failover_by_service(self) -> dict[str, list]:
+        return _group(self.fleet.failover, lambda f: [f.service])
+
     def peer_meshes(self, mesh: str) -> list[str]:
         """Meshes federated with this one in either direction."""
         return sorted(self._peers.get(mesh, set()) - {mesh})

@@ -54,8 +54,8 @@ def ruled_services(model: FleetModel, mesh: str) -> list[Service]:
 def failover_regions(model: FleetModel, service: Service, mesh: str) -> list[str]:
     """The regions of the first ``failover`` entry for this service (and mesh, when it names one)."""
     key = f"{service.namespace}/{service.name}"
-    for entry in model.fleet.failover:
-        if entry.service == key and entry.mesh in (None, mesh):
+    for entry in model.failover_of(key):
+        if entry.mesh in (None, mesh):
             return list(entry.regions)
     return []
 
