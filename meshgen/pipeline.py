@@ -213,11 +213,15 @@ def release_of(model: FleetModel):
     minors = {name: f"1.{model.istio_minor(name)}" for name in model.clusters}
     default = f"1.{int(model.fleet.settings.istioVersion.split('.')[1])}"
 
+    of_path: dict[str, str] = {}  # a million objects live in a few thousand files
+
     def minor_of(resource) -> str:
         path = resource.path
-        if path.startswith("clusters/"):
-            return minors.get(path.split("/", 2)[1], default)
-        return default
+        found = of_path.get(path)
+        if found is None:
+            found = of_path[path] = minors.get(path.split("/", 2)[1], default) if path.startswith("clusters/") \
+                else default
+        return found
 
     return minor_of
 
