@@ -149,12 +149,18 @@ def commit(repo: Path, message: str) -> None:
     git(repo, "-c", "user.name=bench", "-c", "user.email=bench@invalid", "commit", "--allow-empty", "-qm", message)
 
 
+def succeeded(timed: Timed, what: str) -> Timed:
+    if timed.code != 0:
+        errors = [line for line in timed.stages if "error" in line]
+        raise SystemExit(f"{what}: exit {timed.code}\n" + "\n".join(errors[:10] or timed.stages[-10:]))
+    return timed
+
+
 def change_cost(spec: dict, spec_path: Path, repo: Path, what: str) -> dict:
     """Render the changed spec into the committed tree: files and lines changed, seconds. Committed
     after, so that the next change is measured alone."""
     spec_path.write_text(dump_yaml(spec), encoding="utf-8")
-    second = run(meshgen("render", str(spec_path), "--out", str(repo / "out")))
-    assert second.code == 0, second.stages[-5:]
+    second = succeeded(run(meshgen("render", str(spec_path), "--out", str(repo / "out"))), what)
     git(repo, "add", "-A")
     stat = git(repo, "diff", "--cached", "--shortstat").strip() or "no file changed"
     commit(repo, what)
@@ -168,12 +174,10 @@ def measure(size: synthetic.Size, folder: Path) -> dict:
     spec = synthetic.write_spec(size, folder / "fleet.yaml")
     out = folder / "repo" / "out"  # a Git work tree, for the one-service change
     figures: dict = {"spec_bytes": spec.stat().st_size}
-    figures["render"] = run(meshgen("render", str(spec), "--out", str(out)))
-    assert figures["render"].code == 0, figures["render"].stages[-5:]
+    figures["render"] = succeeded(run(meshgen("render", str(spec), "--out", str(out))), "render")
     figures["files"], figures["bytes"] = tree_size(out)
     figures["validate"] = run(meshgen("validate", str(spec)))
-    figures["check"] = run(meshgen("check", str(spec), "--out", str(out)))
-    assert figures["check"].code == 0, figures["check"].stages[-5:]  # up to date
+    figures["check"] = succeeded(run(meshgen("check", str(spec), "--out", str(out))), "check")  # up to date
     baseline = run([sys.executable, "-c", BASELINE, str(spec)])
     figures["objects"], figures["json_s"] = (int(baseline.stdout.split()[0]), float(baseline.stdout.split()[1]))
     figures["duplication"] = duplication(out)
@@ -182,7 +186,7 @@ def measure(size: synthetic.Size, folder: Path) -> dict:
     return figures
 
 
-def report(size_name: str, f: dict, changes: list[dict]) -> str:
+def report(size_name: str, f: dict) -> str:
     json_s, render = f["json_s"], f["render"]
     lines = [
         f"size {size_name}: spec {f['spec_bytes']:,} bytes; {f['objects']:,} objects in {f['files']:,} files, "
@@ -199,8 +203,6 @@ def report(size_name: str, f: dict, changes: list[dict]) -> str:
     lines.append(f"repeated files under clusters/: {dup['files']:,} files with {dup['distinct']:,} distinct contents; "
                  f"one copy of each would save {dup['saved']:,} bytes ({dup['saved'] / f['bytes']:.0%} of the tree)")
     lines += [f"  {name}: {n:,} files, {saved:,} bytes repeated" for name, (n, saved) in list(dup["by_name"].items())[:6]]
-    for change in changes:
-        lines.append(f"{change['what']}: render {change['render_s']:.2f} s; {change['shortstat']}")
     return "\n".join(lines)
 
 
@@ -212,15 +214,13 @@ def main(argv: list[str] | None = None) -> int:
     size = synthetic.size_from_args(args)
     with tempfile.TemporaryDirectory(prefix="meshgen-scale-") as tmp:
         figures = measure(size, Path(tmp))
-        print(f"measured {size}", file=sys.stderr)
-        changes = []
+        print(report(args.size, figures), flush=True)
         spec = synthetic.fleet_spec(size)
         for change in CHANGES if args.change else ():
             if change is add_port_unexported and size.services_per_mesh <= size.exports_per_mesh:
                 continue  # every service is exported
-            what = change(spec, size)
-            changes.append(change_cost(spec, Path(tmp) / "fleet.yaml", Path(tmp) / "repo", what))
-    print(report(args.size, figures, changes))
+            c = change_cost(spec, Path(tmp) / "fleet.yaml", Path(tmp) / "repo", change(spec, size))
+            print(f"{c['what']}: render {c['render_s']:.2f} s; {c['shortstat']}", flush=True)
     return 0
 
 
