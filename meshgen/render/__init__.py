@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from meshgen.model import FleetModel
 from meshgen.render.resource import Resource, ResourceSet
 
 
+@lru_cache(maxsize=1 << 16)
 def bundle_path(cluster: str, file: str, part: str | None = None) -> str:
     """Where a cluster's file lives under the output root: in one of the bundle's folders
-    (``render.bundles.PARTS``), or at the bundle's root (``helm/...``)."""
+    (``render.bundles.PARTS``), or at the bundle's root (``helm/...``). Cached: the objects of a
+    file share one path string (a million objects at 1,000 clusters live in 18,000 files)."""
     return f"clusters/{cluster}/{part}/{file}" if part else f"clusters/{cluster}/{file}"
 
 

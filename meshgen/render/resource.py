@@ -17,6 +17,7 @@ order behind: build a new body instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span
 
@@ -98,7 +99,7 @@ class Resource:
         if not self.manifest:
             id_ = (path, "", "", "", "")
         elif of_body[0] is not None:
-            id_ = (path.rsplit("/", 1)[0],) + of_body[0]
+            id_ = (_folder(path),) + of_body[0]
         else:
             id_ = None  # a manifest needs a mapping body with a string apiVersion: ``id`` raises
         keys = (id_, (path,) + of_body[1])
@@ -110,6 +111,12 @@ class Resource:
             return self.path
         where = f"{self.namespace}/{self.name}" if self.namespace else self.name
         return f"{self.kind} {where} in {self.path}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _folder(path: str) -> str:
+    """One string per folder, shared by the ids of its objects."""
+    return path.rsplit("/", 1)[0]
 
 
 class ResourceSet:
