@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,8 +164,10 @@ def change_cost(spec: dict, spec_path: Path, repo: Path, what: str) -> dict:
     second = succeeded(run(meshgen("render", str(spec_path), "--out", str(repo / "out"))), what)
     git(repo, "add", "-A")
     stat = git(repo, "diff", "--cached", "--shortstat").strip() or "no file changed"
+    names = Counter(Path(name).name for name in git(repo, "diff", "--cached", "--name-only").split())
     commit(repo, what)
-    return {"what": what, "render_s": second.seconds, "shortstat": stat}
+    return {"what": what, "render_s": second.seconds, "shortstat": stat,
+            "by_name": ", ".join(f"{name} {n}" for name, n in sorted(names.items()))}
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -222,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue  # every service is exported
             c = change_cost(spec, Path(tmp) / "fleet.yaml", Path(tmp) / "repo", change(spec, size))
             print(f"{c['what']}: render {c['render_s']:.2f} s; {c['shortstat']}", flush=True)
+            if c["by_name"]:
+                print(f"  {c['by_name']}", flush=True)
     return 0
 
 
