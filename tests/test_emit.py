@@ -242,6 +242,20 @@ def test_emit_is_deterministic_across_runs_and_input_order():
         assert again == first and list(again) == list(first)
 
 
+def test_files_of_the_same_documents_share_their_bytes():
+    """The primaries of a mesh hold the same files: joined once, one bytes object in the tree."""
+    shared = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n}, "data": {"k": n}} for n in "ab"]
+    own = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    fleet = [Resource(f"clusters/{c}/traffic.yaml", body) for c in ("east", "west") for body in shared]
+    fleet.append(Resource("clusters/north/traffic.yaml", own))
+    fleet.append(Resource("clusters/north/traffic.yaml", shared[0]))
+    tree = emit(fleet)
+    assert tree["clusters/east/traffic.yaml"] is tree["clusters/west/traffic.yaml"]
+    assert tree["clusters/east/traffic.yaml"] == b"".join(
+        dump_yaml(body).encode() + sep for body, sep in zip(shared, (b"---\n", b"")))
+    assert tree["clusters/north/traffic.yaml"] == dump_yaml(shared[0]).encode() + b"---\n" + dump_yaml(own).encode()
+
+
 def test_non_manifest_sharing_a_path_is_an_error():
     resources = [_ns("clusters/east/a.yaml", "x"), Resource("clusters/east/a.yaml", {"a": 1}, manifest=False)]
     with pytest.raises(MeshgenError) as err:
