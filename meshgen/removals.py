@@ -38,32 +38,41 @@ def removed_objects(old: dict[str, bytes | None], new: dict[str, bytes | None]) 
     """Objects in the old bytes of changed files that no new bytes hold, per folder, sorted.
 
     ``old`` and ``new`` map each changed path to its bytes before and after (None: absent); files that
-    do not change hold the same objects on both sides and need not be given."""
-    before = _objects(old)
-    if not before:  # a first render, or only new files: nothing to read on the new side
+    do not change hold the same objects on both sides and need not be given. Only the documents whose
+    text is not on both sides of a folder are read: the YAML reader is slow (the 178 MB first render of
+    the default benchmark fleet was not read back in 15 minutes), and a one-line change leaves all
+    but a few documents of a file as they were."""
+    before, after = _documents_by_folder(old), _documents_by_folder(new)
+    gone = _objects({folder: texts - after.get(folder, set()) for folder, texts in before.items()})
+    if not gone:  # a first render, or documents only added or kept
         return []
-    folders = {removed.folder for removed in before.values()}  # an object can only leave a folder it was in
-    after = _objects(new, folders)
-    return sorted(removed for key, removed in before.items() if key not in after)
+    came = _objects({folder: after.get(folder, set()) - before[folder] for folder in {r.folder for r in gone.values()}})
+    return sorted(removed for key, removed in gone.items() if key not in came)
 
 
-def _objects(files: dict[str, bytes | None], folders: set[str] | None = None) -> dict[tuple, Removed]:
-    """The objects of the files (in ``folders`` only, when given). The pure-Python reader is slow (the
-    178 MB first render of the default benchmark fleet was not read in 15 minutes): only what can
-    matter is read."""
-    found = {}
+def _documents_by_folder(files: dict[str, bytes | None]) -> dict[str, set[bytes]]:
+    """folder -> the texts of the documents of its files (split at the ``---`` lines meshgen writes)."""
+    found: dict[str, set[bytes]] = {}
     for path, data in files.items():
         folder = _folder(path)
         if data is None or folder is None or not path.endswith(".yaml") or path.endswith("kustomization.yaml"):
             continue
-        if folders is not None and folder not in folders:
-            continue
-        for doc in _documents(data):
-            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-            annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-            kept = all(annotations.get(k) == v for k, v in KEEP_ANNOTATIONS.items())
-            item = Removed(folder, str(doc.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")), kept)
-            found[(folder, str(doc.get("apiVersion", "")).rpartition("/")[0], item.kind, item.namespace, item.name)] = item
+        found.setdefault(folder, set()).update(data.split(b"\n---\n"))
+    return found
+
+
+def _objects(documents: dict[str, set[bytes]]) -> dict[tuple, Removed]:
+    found = {}
+    for folder, texts in documents.items():
+        for text in texts:
+            for doc in _documents(text):
+                meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+                annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+                kept = all(annotations.get(k) == v for k, v in KEEP_ANNOTATIONS.items())
+                item = Removed(folder, str(doc.get("kind", "")), str(meta.get("namespace", "")),
+                               str(meta.get("name", "")), kept)
+                key = (folder, str(doc.get("apiVersion", "")).rpartition("/")[0], item.kind, item.namespace, item.name)
+                found[key] = item
     return found
 
 
