@@ -42,7 +42,10 @@ def removed_objects(old: dict[str, bytes | None], new: dict[str, bytes | None]) 
     text is not on both sides of a folder are read: the YAML reader is slow (the 178 MB first render of
     the default benchmark fleet was not read back in 15 minutes), and a one-line change leaves all
     but a few documents of a file as they were."""
-    before, after = _documents_by_folder(old), _documents_by_folder(new)
+    before = _documents_by_folder(old)
+    if not before:  # a first render: nothing was there to remove (and 700 MB at xl not to split)
+        return []
+    after = _documents_by_folder(new, set(before))
     gone = _objects({folder: texts - after.get(folder, set()) for folder, texts in before.items()})
     if not gone:  # a first render, or documents only added or kept
         return []
@@ -50,12 +53,15 @@ def removed_objects(old: dict[str, bytes | None], new: dict[str, bytes | None]) 
     return sorted(removed for key, removed in gone.items() if key not in came)
 
 
-def _documents_by_folder(files: dict[str, bytes | None]) -> dict[str, set[bytes]]:
-    """folder -> the texts of the documents of its files (split at the ``---`` lines meshgen writes)."""
+def _documents_by_folder(files: dict[str, bytes | None], folders: set[str] | None = None) -> dict[str, set[bytes]]:
+    """folder -> the texts of the documents of its files (split at the ``---`` lines meshgen writes), for
+    the ``folders`` given or all."""
     found: dict[str, set[bytes]] = {}
     for path, data in files.items():
         folder = _folder(path)
         if data is None or folder is None or not path.endswith(".yaml") or path.endswith("kustomization.yaml"):
+            continue
+        if folders is not None and folder not in folders:
             continue
         found.setdefault(folder, set()).update(data.split(b"\n---\n"))
     return found
