@@ -328,7 +328,7 @@ def test_an_endless_spec_is_read_no_further_than_the_limit():
     """`/dev/zero` was read without limit (timeout: a guard against the old behaviour, not a speed test)."""
     done = subprocess.run([sys.executable, "-c", "from meshgen.cli import main; main()", "validate", "/dev/zero"],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.startswith("/dev/zero:1:8388609: error[E001]: spec is larger than 8 MiB")
+    assert done.returncode == 2 and done.stderr.startswith("/dev/zero:1:12582913: error[E001]: spec is larger than 12 MiB")
 
 
 def test_concurrent_renders_into_one_out_both_succeed(repo):

@@ -276,7 +276,7 @@ def test_a_spec_over_the_size_limit_is_located_where_the_limit_is_crossed():
     data = line * (MAX_BYTES // 1024) + b"a: 1\n"
     (found,) = load(data, FILE).diagnostics
     assert (found.code, found.span.line, found.span.col) == ("E001", MAX_BYTES // 1024 + 1, 1)
-    assert "larger than 8 MiB" in found.message
+    assert "larger than 12 MiB" in found.message
 
 
 @pytest.mark.parametrize("text, expected", [
