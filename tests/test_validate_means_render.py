@@ -53,7 +53,7 @@ def test_the_base_is_accepted_and_renders():
 
 
 @seed(20261203)
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutants())
 def test_every_accepted_mutant_renders(tree):
     model = accepted(tree)
