@@ -22,153 +22,19 @@ Exit codes (also in README.md):
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from meshgen.diagnostics import Diagnostic, MeshgenError, Report, Span
-
-EXIT_OK, EXIT_DRIFT, EXIT_SPEC, EXIT_RENDER, EXIT_IO, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
-DEFAULT_SPEC = Path("fleet.yaml")
-DASH = Path("-")
-DIAGNOSTIC_FORMATS = ("text", "json", "github")
-
-
-class Context:
-    """What one run says: diagnostics (printed at once, or kept for the JSON document), the
-    command's result fields, and the summary line."""
-
-    fail_on_change = False  # render --fail-on-change: exit 1 when files were written
-
-    def __init__(self, output_format: str, debug: bool, quiet: bool, verbose: bool, limit: int):
-        self.format, self.debug, self.quiet, self.verbose, self.limit = output_format, debug, quiet, verbose, limit
-        self.command = ""
-        self.diagnostics: list[Diagnostic] = []
-        self.result: dict = {}
-        self.started = time.monotonic()
-
-    def override(self, output_format=None, debug=False, quiet=False, verbose=False, limit=None) -> None:
-        """Global options given after the command."""
-        self.format = output_format or self.format
-        self.debug, self.quiet, self.verbose = self.debug or debug, self.quiet or quiet, self.verbose or verbose
-        self.limit = self.limit if limit is None else limit
-
-    def report(self, diagnostics) -> Report:
-        report = Report(limit=self.limit)
-        report.add(diagnostics)
-        self.diagnostics = Report(diagnostics=[*self.diagnostics, *report.diagnostics]).diagnostics
-        if self.format == "github" and report.diagnostics:
-            click.echo("\n".join(report.github_lines()))
-        elif self.format == "text" and report.diagnostics:
-            click.echo("\n".join(report.lines()), err=True)
-        return report
-
-    def out(self, text: str, field: str, value=None) -> None:
-        """The command's result: text on stdout, or ``field`` of the JSON document."""
-        if self.format == "json":
-            self.result[field] = text if value is None else value
-        elif text:
-            click.echo(text, nl=False)
-
-    def summary(self, line: str) -> None:
-        if not self.quiet:
-            click.echo(line, err=True)
-
-    def progress(self, message: str) -> None:
-        """Stage messages on stderr: always with --verbose; on a terminal unless --quiet; never in CI formats."""
-        if self.verbose or (not self.quiet and self.format == "text" and sys.stderr.isatty()):
-            click.echo(f"[{time.monotonic() - self.started:6.2f}s] {message}", err=True)
-
-    def finish(self, code: int) -> None:
-        if self.format == "json":
-            document = {"command": self.command, "exit_code": code,
-                        "diagnostics": [d.to_json() for d in self.diagnostics], **self.result}
-            click.echo(json.dumps(document, indent=2, sort_keys=True))
-        sys.exit(code)
-
-
-def exit_code_for(diagnostics: list[Diagnostic]) -> int:
-    codes = [d.code for d in diagnostics if d.is_error]
-    if any(c.startswith("E5") for c in codes):
-        return EXIT_IO
-    if any(c.startswith("E4") for c in codes):
-        return EXIT_RENDER
-    return EXIT_SPEC if codes else EXIT_OK
-
-
-def run(ctx: Context, action) -> None:
-    """Run one command body; turn MeshgenError and bugs into the documented exit codes."""
-    ctx.command = click.get_current_context().info_name
-    try:
-        code = action()
-    except MeshgenError as exc:
-        ctx.report(exc.diagnostics)
-        code = exit_code_for(exc.diagnostics)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        code = 130
-    except Exception as exc:  # an unexpected exception is a bug, not a user error
-        if ctx.debug:
-            traceback.print_exc()
-        else:
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for a traceback)", err=True)
-        ctx.result["internal_error"] = f"{type(exc).__name__}: {exc}"
-        code = EXIT_INTERNAL
-    ctx.finish(code)
-
-
-# --- options ---------------------------------------------------------------------------------------
-
-
-def global_options(formats=DIAGNOSTIC_FORMATS, format_help="Diagnostics format: text, JSON (one document on "
-                   "stdout), or GitHub workflow annotations."):
-    """The group's options, also accepted after the command (default: what was given before it)."""
-    return _stack([
-        click.option("--format", "output_format", type=click.Choice(formats), default=None, help=format_help),
-        click.option("--debug", is_flag=True, help="Show tracebacks of internal errors."),
-        click.option("-q", "--quiet", is_flag=True, help="Print only errors."),
-        click.option("-v", "--verbose", is_flag=True, help="Print what is being done."),
-        click.option("--max-diagnostics", "limit", type=int, default=None, help="Cap on printed diagnostics."),
-    ])
-
-
-def _stack(decorators):
-    """Several decorators as one, applied in the order written."""
-    def apply(function):
-        for decorator in reversed(decorators):
-            function = decorator(function)
-        return function
-    return apply
-
-
-def _apply_globals(ctx: Context, kwargs: dict) -> None:
-    ctx.override(*(kwargs.pop(name) for name in ("output_format", "debug", "quiet", "verbose", "limit")))
-
-
-spec_argument = click.argument("spec", type=click.Path(path_type=Path, allow_dash=True), default=DEFAULT_SPEC,
-                               required=False)
-out_option = click.option(
-    "-o", "--out", type=click.Path(path_type=Path), default=Path("out"), show_default=True, help="Output folder."
+from meshgen.cli_base import (
+    DASH, DIAGNOSTIC_FORMATS, EXIT_DRIFT, EXIT_OK, EXIT_RENDER, Context, apply_globals, global_options,
+    lock_option, out_option, read_stdin, run, spec_argument, stack,
 )
-lock_option = click.option(
-    "--lock", type=click.Path(path_type=Path, dir_okay=False), default=None,
-    help="The address lock file (default: meshgen.lock beside SPEC; required when SPEC is '-').")
-
-
-def _read_stdin(spec: Path) -> bytes | None:
-    """The spec's bytes when SPEC is '-' (bounded like a file)."""
-    from meshgen.spec.loader import MAX_BYTES
-
-    if spec != DASH:
-        return None
-    with click.open_file("-", "rb") as stdin:
-        return stdin.read(MAX_BYTES + 1)
+from meshgen.cli_base import EXIT_SPEC  # noqa: F401  (re-exported: the exit codes are the CLI's interface)
+from meshgen.cli_tools import COMMANDS
+from meshgen.diagnostics import Diagnostic, MeshgenError, Span
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -200,10 +66,10 @@ def validate(ctx: Context, spec: Path, lock: Path | None, **options):
     """Check SPEC and print every diagnostic; exit 2 if it has errors."""
     from meshgen.pipeline import Options, spec_name, validate_spec
 
-    _apply_globals(ctx, options)
+    apply_globals(ctx, options)
 
     def action():
-        warnings = ctx.report(validate_spec(Options(spec=spec, lock=lock, spec_data=_read_stdin(spec)), ctx.progress))
+        warnings = ctx.report(validate_spec(Options(spec=spec, lock=lock, spec_data=read_stdin(spec)), ctx.progress))
         count = len(warnings.diagnostics)
         ctx.summary(f"{spec_name(spec)}: ok" + (f", {count} warning{'s' if count != 1 else ''}" if count else ""))
         return EXIT_OK
@@ -218,7 +84,7 @@ def _sync_command(mode_name: str, help_text: str):
     def command(ctx: Context, spec: Path, out: Path, lock: Path | None, no_summary: bool, **options):
         ctx.fail_on_change = options.pop("fail_on_change", False)
         validate_output = not options.pop("no_validate", False)
-        _apply_globals(ctx, options)
+        apply_globals(ctx, options)
         _sync(ctx, spec, out, lock, mode_name, validate_output, summary=not no_summary)
 
     command.__doc__ = help_text
@@ -234,7 +100,7 @@ def _sync(ctx: Context, spec: Path, out: Path, lock: Path | None, mode_name: str
 
     def action():
         options = Options(spec=spec, out=out, validate_output=validate_output, lock=lock, summary=summary,
-                          spec_data=_read_stdin(spec))
+                          spec_data=read_stdin(spec))
         lock_path = _lock_path_or_fail(options)
         built = build(options, ctx.progress)
         ctx.report([d for d in built.diagnostics if not ctx.quiet or d.is_error])
@@ -342,11 +208,11 @@ _render_options = [
     click.option("--fail-on-change", is_flag=True,
                  help="Exit 1 when files were created, updated or deleted (for pre-commit hooks and CI)."),
 ]
-render = main.command("render")(_stack([*_sync_options, *_render_options, global_options(), click.pass_obj])(
+render = main.command("render")(stack([*_sync_options, *_render_options, global_options(), click.pass_obj])(
     _sync_command("WRITE", "Render SPEC into OUT (one bundle per cluster); unchanged files are left alone.")))
-check = main.command("check")(_stack([*_sync_options, global_options(), click.pass_obj])(_sync_command(
+check = main.command("check")(stack([*_sync_options, global_options(), click.pass_obj])(_sync_command(
     "CHECK", "Exit 1 and list the paths when OUT (or the lock file) differs from what SPEC renders.")))
-diff = main.command("diff")(_stack([*_sync_options, global_options(), click.pass_obj])(_sync_command(
+diff = main.command("diff")(stack([*_sync_options, global_options(), click.pass_obj])(_sync_command(
     "DIFF", "Print a unified diff of what `render` would change, with paths from the repository root.")))
 
 
@@ -366,7 +232,7 @@ def lint(ctx: Context, out: Path | None, out_option: Path | None, use_kubeconfor
     from meshgen.conformance import SCHEMA_DIR, KubeconformNotFound, lint_tree, run_kubeconform
     from meshgen.conformance.lint import tree_files
 
-    _apply_globals(ctx, options)
+    apply_globals(ctx, options)
     folder = out or out_option or Path("out")
 
     def action():
@@ -399,228 +265,5 @@ def _in_folder(diagnostic: Diagnostic, folder: Path) -> Diagnostic:
     return replace(diagnostic, span=replace(span, file=str(folder / span.file), col=span.col or (1 if span.line else 0)))
 
 
-# --- graph, access, schema, init -------------------------------------------------------------------
-
-PICTURES = ("mermaid", "dot", "svg")
-
-
-@main.command()
-@spec_argument
-@lock_option
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=DASH,
-              help="Write the picture to this file ('-', the default: standard output).")
-@global_options(formats=(*PICTURES, *DIAGNOSTIC_FORMATS),
-                 format_help="The picture: Mermaid text (default), Graphviz DOT, or SVG drawn by Graphviz `dot` "
-                             "(must be on PATH); text, json and github set the diagnostics format as before the command.")
-@click.pass_obj
-def graph(ctx: Context, spec: Path, lock: Path | None, output: Path, **options):
-    """Draw the fleet: meshes, networks, clusters, gateways, exports and roots of trust."""
-    from meshgen.graph import render_graph, to_svg
-    from meshgen.pipeline import read_spec, resolve_model, spec_name
-
-    picture = options["output_format"] if options["output_format"] in PICTURES else "mermaid"
-    options["output_format"] = None if options["output_format"] in PICTURES else options["output_format"]
-    _apply_globals(ctx, options)
-
-    def action():
-        model = resolve_model(read_spec(spec, _read_stdin(spec), ctx.progress), lock=lock)
-        text = render_graph(model, "dot" if picture == "svg" else picture)
-        data = to_svg(text) if picture == "svg" else text.encode()
-        ctx.summary(f"{picture} picture of {spec_name(spec)}: written to {_write_one_file(ctx, output, data, 'picture', 'E513')}")
-        return EXIT_OK
-
-    run(ctx, action)
-
-
-def _write_one_file(ctx: Context, output: Path, data: bytes, field: str, code: str, overwrite: bool = True,
-                    value=None) -> str:
-    """A one-file result: to standard output for '-' (or the JSON document's ``field``), else to the
-    file. Returns where it went, for the summary line."""
-    if output == DASH:
-        if ctx.format == "json":
-            ctx.result[field] = data.decode("utf-8") if value is None else value
-        else:
-            click.echo(data, nl=False)
-        return "standard output"
-    try:
-        with open(output, "wb" if overwrite else "xb") as handle:
-            handle.write(data)
-    except FileExistsError:
-        raise MeshgenError([Diagnostic(code, f"{output} already exists; meshgen init never overwrites a file",
-                                       Span(str(output)), hint="pass another path, or move the file away")]) from None
-    except OSError as exc:
-        raise MeshgenError([Diagnostic(code, f"cannot write {output}: {exc.strerror}", Span(str(output)))]) from None
-    ctx.result["written"] = str(output)
-    return str(output)
-
-
-@main.command()
-@spec_argument
-@lock_option
-@click.option("--format-out", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True,
-              help="Markdown table or JSON rows (--format is for diagnostics).")
-@click.option("--diff", "base", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
-              help="Print `+ grant` / `- revoke` lines: what SPEC grants compared with BASE_SPEC.")
-@global_options()
-@click.pass_obj
-def access(ctx: Context, spec: Path, lock: Path | None, format_out: str, base: Path | None, **options):
-    """Print the access matrix SPEC grants: who may call which exported service on which port."""
-    from meshgen.access import access_matrix, diff_json, diff_lines, to_json, to_markdown
-    from meshgen.pipeline import read_spec, resolve_model, spec_name
-
-    _apply_globals(ctx, options)
-
-    def grants_of(path: Path):
-        return access_matrix(resolve_model(read_spec(path, _read_stdin(path), ctx.progress), lock=lock))
-
-    if spec == DASH and base == DASH:
-        raise click.UsageError("only one of SPEC and --diff BASE_SPEC can be '-'")
-
-    def action():
-        grants = grants_of(spec)
-        if base is not None:
-            before = grants_of(base)
-            rows, text = diff_json(before, grants), "".join(f"{line}\n" for line in diff_lines(before, grants))
-        else:
-            rows, text = to_json(grants), to_markdown(grants)
-        if format_out == "json":
-            text = json.dumps(rows, indent=2, sort_keys=True) + "\n"
-        ctx.out(text, "access", rows)
-        changes = None if base is None else diff_lines(before, grants)
-        ctx.summary(_access_summary(grants, changes, spec_name(spec), base and spec_name(base)))
-        return EXIT_OK
-
-    run(ctx, action)
-
-
-def _access_summary(grants: list, changes: list[str] | None, spec: str, base: str | None) -> str:
-    """'access: 3 grants', or with --diff 'access: 3 grants in new.yaml; against base.yaml 1 granted, 2 revoked'."""
-    count = f"{len(grants)} grant{'s' if len(grants) != 1 else ''}"
-    if changes is None:
-        return f"access: {count}"
-    granted, revoked = (sum(1 for line in changes if line.startswith(sign)) for sign in "+-")
-    return f"access: {count} in {spec}; against {base}: {granted} granted, {revoked} revoked"
-
-
-@main.command()
-@click.option("-o", "--out", type=click.Path(path_type=Path, allow_dash=True), default=Path("schema/fleet.schema.json"),
-              show_default=True, help="Where to write the JSON Schema of the fleet spec ('-': standard output).")
-@global_options()
-@click.pass_obj
-def schema(ctx: Context, out: Path, **options):
-    """Write the JSON Schema of the fleet spec (for editors and CI)."""
-    from meshgen.spec.schema import fleet_schema_bytes
-
-    _apply_globals(ctx, options)
-
-    def action():
-        data = fleet_schema_bytes()
-        if out != DASH and out.is_file() and out.read_bytes() == data:
-            ctx.summary(f"fleet schema: {out} is up to date")
-            return EXIT_OK
-        if out != DASH:
-            _make_parent(out, "E513")
-        ctx.summary(f"fleet schema: written to {_write_one_file(ctx, out, data, 'schema', 'E513', value=json.loads(data))}")
-        return EXIT_OK
-
-    run(ctx, action)
-
-
-def _make_parent(path: Path, code: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MeshgenError([Diagnostic(code, f"cannot create {path.parent}: {exc.strerror}", Span(str(path)))]) from None
-
-
-@main.command()
-@click.argument("path", type=click.Path(allow_dash=True), default=str(DEFAULT_SPEC), required=False)
-@global_options()
-@click.pass_obj
-def init(ctx: Context, path: str, **options):
-    """Write a commented starter spec to PATH, never over a file. A folder (an existing one, or a
-    path ending in '/') gets fleet.yaml inside, created with its parents; '-' writes to standard output."""
-    from meshgen.init import STARTER_NAME, starter_spec
-
-    _apply_globals(ctx, options)
-    folder = Path(path).is_dir() or path.endswith(("/", os.sep))
-    target = Path(path) / STARTER_NAME if folder else Path(path)
-
-    def action():
-        if target != DASH:
-            _make_parent(target, "E512")
-        where = _write_one_file(ctx, target, starter_spec().encode("utf-8"), "spec", "E512", overwrite=False)
-        follow = "" if target == DASH else f"; next: `meshgen validate {target}`, then `meshgen render {target}`"
-        ctx.summary(f"starter spec: written to {where}{follow}")
-        return EXIT_OK
-
-    run(ctx, action)
-
-
-@main.command()
-@spec_argument
-@lock_option
-@click.option("--from", "caller", metavar="CLUSTER/NAMESPACE/SERVICEACCOUNT", help="The calling workload's identity.")
-@click.option("--to", "target", metavar="HOST[:PORT]", help="The host it calls, and the port (needed when it has several).")
-@click.option("--matrix", is_flag=True, help="Evaluate every caller identity against every target and compare with "
-                                            "`meshgen access`; exit 1 when they differ.")
-@out_option
-@global_options()
-@click.pass_obj
-def explain(ctx: Context, spec: Path, lock: Path | None, caller: str | None, target: str | None, matrix: bool,
-            out: Path, **options):
-    """Why CALLER can (or cannot) call TARGET, hop by hop, read from the output SPEC renders (in memory;
-    paths are shown under OUT). Exit 0 when the call is allowed end to end, 1 when it is not."""
-    from meshgen.explain import Caller, explain_call, load_fleet
-    from meshgen.explain import format as fmt
-    from meshgen.explain.matrix import reachability
-    from meshgen.pipeline import Options, build
-
-    _apply_globals(ctx, options)
-    if matrix == bool(caller or target) or (not matrix and not (caller and target)):
-        raise click.UsageError("give either --matrix, or both --from CLUSTER/NAMESPACE/SERVICEACCOUNT and --to HOST[:PORT]")
-    try:
-        who = Caller.parse(caller) if caller else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--from") from None
-    host, _, port = (target or "").rpartition(":") if ":" in (target or "") else (target, "", "")
-    if port and not port.isdigit():
-        raise click.BadParameter(f"port {port!r} is not a number", param_hint="--to")
-
-    def action():
-        options = Options(spec=spec, out=out, lock=lock, spec_data=_read_stdin(spec))
-        built = build(options, ctx.progress)  # raises on spec errors; its warnings belong to `validate`
-        fleet = load_fleet(built.tree, built.model)
-        if matrix:
-            found = reachability(fleet)
-            ctx.out("\n".join(fmt.matrix_report(found)) + "\n", "matrix", fmt.matrix_json(found))
-            return EXIT_OK if found.equal else EXIT_DRIFT
-        try:
-            explained = explain_call(fleet, who, host, int(port) if port else None)
-        except ValueError as exc:
-            click.echo(f"error: {exc}", err=True)  # a wrong --from/--to, not a spec error
-            ctx.result["error"] = str(exc)
-            return EXIT_SPEC
-        ctx.out("\n".join(fmt.explanation_lines(explained, str(out))) + "\n", "explanation",
-                fmt.explanation_json(explained, str(out)))
-        return EXIT_OK if explained.allowed else EXIT_DRIFT
-
-    run(ctx, action)
-
-
-@main.command()
-@global_options()
-@click.pass_obj
-def version(ctx: Context, **options):
-    """Print meshgen's version and the Istio releases it renders for (also: meshgen --version)."""
-    from meshgen import __version__
-    from meshgen.spec.models import SUPPORTED_ISTIO
-
-    _apply_globals(ctx, options)
-
-    def action():
-        ctx.out(f"meshgen {__version__} (Istio {SUPPORTED_ISTIO[0]} to {SUPPORTED_ISTIO[-1]})\n", "version",
-                {"meshgen": __version__, "istio": list(SUPPORTED_ISTIO)})
-        return EXIT_OK
-
-    run(ctx, action)
+for _command in COMMANDS:
+    main.add_command(_command)

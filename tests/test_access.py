@@ -144,7 +144,7 @@ def test_library_formats_are_pure_strings():
 
 
 def test_diff_summary_counts_grants_and_revocations_apart(tmp_path):
-    from meshgen.cli import _access_summary
+    from meshgen.cli_tools import _access_summary
 
     lines = ["+ grant a", "- revoke b", "+ grant c"]
     assert _access_summary([1, 2], lines, "new.yaml", "base.yaml") == \

@@ -142,11 +142,11 @@ def test_progress_on_a_terminal_only(tmp_path, monkeypatch):
     """Per stage on stderr when it is a terminal (test_no_progress_when_not_a_terminal_or_quiet: not otherwise)."""
     spec = tmp_path / "fleet.yaml"
     spec.write_text(EXAMPLE.read_text())
-    from meshgen import cli
+    from meshgen import cli, cli_base
 
     shown = []
-    monkeypatch.setattr(cli.sys, "stderr", type("Tty", (), {"isatty": lambda self: True})())
-    monkeypatch.setattr(cli.click, "echo", lambda text="", err=False, nl=True: shown.append((text, err)))
+    monkeypatch.setattr(cli_base.sys, "stderr", type("Tty", (), {"isatty": lambda self: True})())
+    monkeypatch.setattr(cli_base.click, "echo", lambda text="", err=False, nl=True: shown.append((text, err)))
     with pytest.raises(SystemExit):
         cli.main.main(["render", str(spec), "-o", str(tmp_path / "out")], standalone_mode=False)
     stages = [text for text, err in shown if err and re.match(r"\[ *\d+\.\d\ds\] ", text)]
