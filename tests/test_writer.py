@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from meshgen import writer
+from meshgen.writer import disk
 from meshgen.diagnostics import MeshgenError
 from meshgen.writer import JOURNAL, OWNED, Change, Mode, apply, plan, sync
 
@@ -241,7 +242,7 @@ def test_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypatch, fa
     before = snapshot(out)
     new_tree = {p: data + b"# v2\n" for p, data in TREE.items()}
     new_tree["clusters/north/deep/ns.yaml"] = b"kind: Namespace\n"
-    real = writer._write_temp
+    real = disk.write_temp
     calls = []
 
     def flaky(temp, data):
@@ -251,7 +252,7 @@ def test_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypatch, fa
             raise OSError("disk full")
         real(temp, data)
 
-    monkeypatch.setattr(writer, "_write_temp", flaky)
+    monkeypatch.setattr(disk, "write_temp", flaky)
     with pytest.raises(OSError, match="disk full"):
         write(new_tree, out)
     assert snapshot(out) == before
@@ -265,7 +266,7 @@ def test_fsync_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypat
     before = snapshot(out)
     new_tree = {p: data + b"# v2\n" for p, data in TREE.items()}
     new_tree["clusters/north/deep/ns.yaml"] = b"kind: Namespace\n"
-    real = writer._fsync_file
+    real = disk.fsync_file
     synced = []
 
     def flaky(path):
@@ -274,7 +275,7 @@ def test_fsync_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypat
             raise OSError("I/O error")
         real(path)
 
-    monkeypatch.setattr(writer, "_fsync_file", flaky)
+    monkeypatch.setattr(disk, "fsync_file", flaky)
     with pytest.raises(OSError, match="I/O error"):
         write(new_tree, out)
     assert snapshot(out) == before
@@ -283,9 +284,9 @@ def test_fsync_failure_in_phase_one_leaves_out_byte_for_byte(tmp_path, monkeypat
 def test_every_temp_is_fsynced_before_the_journal(tmp_path, monkeypatch):
     out = tmp_path / "out"
     events = []
-    real_fsync, real_journal = writer._fsync_file, writer._write_journal
-    monkeypatch.setattr(writer, "_fsync_file", lambda path: (events.append(("fsync", path.name)), real_fsync(path)))
-    monkeypatch.setattr(writer, "_write_journal", lambda *a: (events.append(("journal", "")), real_journal(*a)))
+    real_fsync, real_journal = disk.fsync_file, disk.write_journal
+    monkeypatch.setattr(disk, "fsync_file", lambda path: (events.append(("fsync", path.name)), real_fsync(path)))
+    monkeypatch.setattr(disk, "write_journal", lambda *a: (events.append(("journal", "")), real_journal(*a)))
     write(TREE, out)
     before_journal = events[: events.index(("journal", ""))]
     assert sorted(name for what, name in before_journal) == [f"{i:06d}{writer.TMP_SUFFIX}" for i in range(len(TREE) + 1)]
@@ -298,7 +299,7 @@ def test_failure_before_apply_leaves_missing_out_missing(tmp_path, monkeypatch):
     def broken(temp, data):
         raise OSError("boom")
 
-    monkeypatch.setattr(writer, "_write_temp", broken)
+    monkeypatch.setattr(disk, "write_temp", broken)
     with pytest.raises(OSError):
         write(TREE, out)
     assert snapshot(tmp_path) == {}
@@ -350,17 +351,17 @@ def test_kill_while_pruning_rolls_forward(tmp_path, monkeypatch):
     out = tmp_path / "out"
     write(TREE, out)
     new_tree = {"fleet/apps.yaml": TREE["fleet/apps.yaml"]}
-    real_prune = writer._prune
+    real_prune = disk._prune
 
     def killed(root, path):
         if path == "clusters/west/ns.yaml":
             raise KeyboardInterrupt("killed")
         real_prune(root, path)
 
-    monkeypatch.setattr(writer, "_prune", killed)
+    monkeypatch.setattr(disk, "_prune", killed)
     with pytest.raises(KeyboardInterrupt):
         write(new_tree, out)
-    monkeypatch.setattr(writer, "_prune", real_prune)
+    monkeypatch.setattr(disk, "_prune", real_prune)
     assert (out / JOURNAL).exists() and (out / "clusters/west/ns.yaml").exists()
     pending = plan(new_tree, out)
     assert pending.interrupted and [(c.path, c.action) for c in pending.changes] == [("clusters/west/ns.yaml", "delete")]
@@ -436,14 +437,14 @@ def test_something_at_the_staging_name_is_refused(tmp_path, planted):
 def test_a_temp_that_appears_under_its_name_is_not_overwritten(tmp_path, monkeypatch):
     """O_EXCL: a file created at the temp's name between two steps makes the write fail, not follow it."""
     out = tmp_path / "out"
-    real = writer._write_temp
+    real = disk.write_temp
 
     def racing(temp, data):
         if temp.name.startswith("000000"):
             temp.symlink_to(tmp_path / "victim.txt")
         real(temp, data)
 
-    monkeypatch.setattr(writer, "_write_temp", racing)
+    monkeypatch.setattr(disk, "write_temp", racing)
     with pytest.raises(FileExistsError):
         write(TREE, out)
     assert not (tmp_path / "victim.txt").exists() and snapshot(tmp_path) == {}
@@ -471,11 +472,12 @@ KILLER = """
 import os, signal, sys
 from pathlib import Path
 import meshgen.writer as w
+from meshgen.writer import disk
 tree = {p: p.encode() + b" v2\\n" for p in ("a/x.yaml", "a/y.yaml", "b/new/z.yaml")}
 step = sys.argv[2]
 if step == "phase1":
-    real = w._fsync_all
-    w._fsync_all = lambda paths: (real(paths), os.kill(os.getpid(), signal.SIGKILL))
+    real = disk._fsync_all
+    disk._fsync_all = lambda paths: (real(paths), os.kill(os.getpid(), signal.SIGKILL))
 else:
     real, count = os.replace, []
     def replace(src, dst):

@@ -1,4 +1,5 @@
-"""Plan and apply an emitted tree onto ``out/``: the only module that touches the disk.
+"""Plan and apply an emitted tree onto ``out/``: the only package that touches the disk (its primitives
+are in ``writer.disk``).
 
 ``plan(tree, out_dir)`` compares the tree with the disk and returns the changes; it never
 writes. ``sync(tree, out_dir, mode)`` is the one entry point for the three modes: CHECK and
@@ -52,26 +53,18 @@ import contextlib
 import difflib
 import enum
 import fcntl
-import json
 import os
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span
-
-OWNED = ".meshgen-owned"
-STAGING = ".meshgen-staging"
-JOURNAL = f"{STAGING}/journal.json"
-FOLDERS = f"{STAGING}/folders.json"
-OLD_JOURNAL = ".meshgen-journal"  # meshgen 0.1's journal name: still reserved
-TMP_SUFFIX = ".meshgen-tmp"
-_TEMP_NAME = re.compile(r"[0-9]{6}" + re.escape(TMP_SUFFIX))
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+from meshgen.writer import disk as fs
+from meshgen.writer.disk import (  # noqa: F401  (the reserved names are part of the writer's interface)
+    FOLDERS, JOURNAL, OLD_JOURNAL, OWNED, STAGING, TMP_SUFFIX,
+)
 
 
 class Mode(enum.Enum):
@@ -129,19 +122,19 @@ def sync_file(path: Path, data: bytes, mode: Mode) -> Plan:
     if mode is Mode.WRITE:
         temp = target.with_name(f".{target.name}.{secrets.token_hex(8)}{TMP_SUFFIX}")
         try:
-            _write_temp(temp, data)
-            _fsync_file(temp)
+            fs.write_temp(temp, data)
+            fs.fsync_file(temp)
             os.replace(temp, target)
         finally:
-            _unlink(temp)
-        _fsync_folder(target.parent)
+            fs.unlink(temp)
+        fs.fsync_folder(target.parent)
     return Plan((Change(str(target), "update" if old is not None else "create", old, data),))
 
 
 def plan(tree: dict[str, bytes], out_dir: Path) -> Plan:
     root = Path(out_dir)
     _check_root(root)
-    _raise_if_any([_path_error(root, path, "rendered file") for path in tree])
+    fs.raise_if_any([fs.path_error(root, path, "rendered file") for path in tree])
     disk = _Disk(root)
     full = {**tree, OWNED: "".join(f"{path}\n" for path in sorted(tree)).encode("utf-8")}
     owned = disk.owned()
@@ -151,7 +144,7 @@ def plan(tree: dict[str, bytes], out_dir: Path) -> Plan:
         changes += [change] if change else []
         problems += [problem] if problem else []
     problems += _blocked_folders(disk, full)
-    _raise_if_any(problems)
+    fs.raise_if_any(problems)
     for path in sorted(owned - full.keys()):
         old = disk.read(path)
         if old is not None:
@@ -162,7 +155,7 @@ def plan(tree: dict[str, bytes], out_dir: Path) -> Plan:
 def apply(plan: Plan, tree: dict[str, bytes], out_dir: Path) -> None:
     """Write the plan in two phases (see the module docstring); finishes a killed run first."""
     root = Path(out_dir)
-    if _recover(root):
+    if fs.recover(root):
         plan = _replan(tree, root)
     writes = [c for c in plan.changes if c.action != "delete"]
     writes.sort(key=lambda c: (c.path == OWNED, c.path))  # the ownership list goes last
@@ -171,15 +164,15 @@ def apply(plan: Plan, tree: dict[str, bytes], out_dir: Path) -> None:
         return
     created: list[Path] = []
     try:
-        created += _make_folders(root)  # out/ itself, unless output_lock created it
-        staging = _open_staging(root)
-        _make_all_folders(root, staging, writes, created)
-        replaces = _stage(root, staging, writes)
-        _write_journal(root, replaces, deletes)
+        created += fs.make_folders(root)  # out/ itself, unless output_lock created it
+        staging = fs.open_staging(root)
+        fs.make_all_folders(root, staging, writes, created)
+        replaces = fs.stage(root, staging, writes)
+        fs.write_journal(root, replaces, deletes)
     except BaseException:
-        _discard(root, created)
+        fs.discard(root, created)
         raise
-    _roll_forward(root, replaces, deletes)
+    fs.roll_forward(root, replaces, deletes)
 
 
 def _replan(tree: dict[str, bytes], root: Path) -> Plan:
@@ -200,7 +193,7 @@ def output_lock(out_dir: Path, mode: Mode, timeout: float = 60.0,
     if mode is not Mode.WRITE and not root.is_dir():
         yield
         return
-    created = _make_folders(root) if mode is Mode.WRITE else []
+    created = fs.make_folders(root) if mode is Mode.WRITE else []
     try:
         fd = _acquire(root, fcntl.LOCK_EX if mode is Mode.WRITE else fcntl.LOCK_SH, timeout, on_wait)
         try:
@@ -209,7 +202,7 @@ def output_lock(out_dir: Path, mode: Mode, timeout: float = 60.0,
             os.close(fd)  # releases the lock
     finally:
         for folder in reversed(created):
-            if not _remove_empty(folder):
+            if not fs.remove_empty(folder):
                 break
 
 
@@ -258,7 +251,7 @@ class _Disk:
 
     def __init__(self, root: Path):
         self.root = root
-        self.pending = _read_journal(root) if root.is_dir() else None
+        self.pending = fs.read_journal(root) if root.is_dir() else None
 
     def read(self, path: str) -> bytes | None:
         """The file's bytes, or None when it is missing or not a regular file."""
@@ -276,8 +269,8 @@ class _Disk:
         if data is None:
             return pending
         lines = data.decode("utf-8", errors="replace").splitlines()
-        problems = [_path_error(self.root, line, OWNED, Span(str(self.root / OWNED), n)) for n, line in enumerate(lines, 1)]
-        _raise_if_any(problems)
+        problems = [fs.path_error(self.root, line, OWNED, Span(str(self.root / OWNED), n)) for n, line in enumerate(lines, 1)]
+        fs.raise_if_any(problems)
         return set(lines) | pending
 
 
@@ -307,42 +300,8 @@ def _blocked_folders(disk: _Disk, full: dict[str, bytes]) -> list[Diagnostic]:
     ]
 
 
-def _path_error(root: Path, path, what: str, span: Span | None = None) -> Diagnostic | None:
-    problem = _path_problem(path)
-    if not problem and not _resolves_inside(root, path):
-        problem = "it resolves outside the output folder (through a symlink)"
-    if not problem:
-        return None
-    return Diagnostic("E502", f"{what} path {path!r} is not allowed: {problem}", span or Span(str(root)))
-
-
-def _path_problem(path) -> str:
-    if not isinstance(path, str) or not path:
-        return "it must be a non-empty string"
-    if path.startswith("/") or "\\" in path or "\x00" in path:
-        return "it must be a relative POSIX path"
-    parts = path.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        return "it must be normalised, without '.', '..' or empty parts"
-    if path in (OWNED, OLD_JOURNAL) or parts[0] == STAGING or parts[-1].endswith(TMP_SUFFIX):
-        return "the name is reserved for meshgen's own bookkeeping"
-    return ""
-
-
-def _resolves_inside(root: Path, path: str) -> bool:
-    base = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(base, path))
-    return os.path.commonpath([base, target]) == base and target != base
-
-
 def _error(code: str, root: Path, path: str, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(code, message, Span(str(root / path)), hint=hint)
-
-
-def _raise_if_any(problems) -> None:
-    found = [p for p in problems if p]
-    if found:
-        raise MeshgenError(found)
 
 
 def _diff_lines(data: bytes | None) -> list[str]:
@@ -352,204 +311,3 @@ def _diff_lines(data: bytes | None) -> list[str]:
     return lines
 
 
-# --- applying ------------------------------------------------------------------------------------
-
-
-def _write_temp(temp: Path, data: bytes) -> None:
-    """Create a temp that did not exist (never through a symlink) and write it; not durable until
-    ``_fsync_file`` (phase 1 fsyncs all its temps together)."""
-    fd = os.open(temp, _CREATE, 0o666)
-    with open(fd, "wb") as handle:
-        handle.write(data)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_FSYNC_THREADS = 8  # fsync releases the GIL: waits on the device overlap
-
-
-def _fsync_all(paths: list[Path]) -> None:
-    """fsync every file, from a small thread pool when there are several; re-raises the first failure."""
-    if len(paths) < 2:
-        for path in paths:
-            _fsync_file(path)
-        return
-    with ThreadPoolExecutor(max_workers=min(_FSYNC_THREADS, len(paths)), thread_name_prefix="meshgen-fsync") as pool:
-        for _ in pool.map(_fsync_file, paths):
-            pass
-
-
-def _open_staging(root: Path) -> Path:
-    """Create the staging folder (it must not exist) and its .gitignore."""
-    staging = root / STAGING
-    try:
-        staging.mkdir()
-    except FileExistsError:
-        raise _staging_in_the_way(staging) from None
-    _write_temp(staging / ".gitignore", b"# meshgen's temporary files while it writes this folder\n*\n")
-    return staging
-
-
-def _staging_in_the_way(staging: Path) -> MeshgenError:
-    what = "a symlink" if staging.is_symlink() else "something meshgen did not create"
-    return MeshgenError([Diagnostic("E502", f"{staging} is {what}; meshgen keeps its temporary files there",
-                                    Span(str(staging)), hint="remove it; meshgen creates and removes that folder itself")])
-
-
-def _make_all_folders(root: Path, staging: Path, writes: list[Change], created: list[Path]) -> None:
-    """Record the folders phase 1 will create (for the recovery of a killed run), then create them,
-    appending each to ``created`` as it goes."""
-    missing = sorted({f for c in writes for f in _missing_folders((root / c.path).parent)}, key=lambda p: len(p.parts))
-    if missing:
-        _write_temp(root / FOLDERS, json.dumps([str(p.relative_to(root)) for p in missing]).encode())
-    for folder in missing:
-        folder.mkdir()
-        created.append(folder)
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    missing = []
-    while not folder.is_dir():
-        missing.append(folder)
-        folder = folder.parent
-    return missing
-
-
-def _stage(root: Path, staging: Path, writes: list[Change]) -> list[tuple[str, str]]:
-    """Phase 1: every new file to a temp in the staging folder, then every temp fsynced (in parallel).
-    Returns (temp name, path) pairs; the caller undoes everything on failure."""
-    replaces = [(f"{i:06d}{TMP_SUFFIX}", change.path) for i, change in enumerate(writes)]
-    for (temp, _), change in zip(replaces, writes):
-        _write_temp(staging / temp, change.new)
-    _fsync_all([staging / temp for temp, _ in replaces])
-    return replaces
-
-
-def _discard(root: Path, created: list[Path]) -> None:
-    """Undo phase 1: the staging folder, then the folders it created (if still empty)."""
-    _remove_staging(root)
-    for folder in reversed(created):
-        _remove_empty(folder)
-
-
-def _remove_staging(root: Path) -> None:
-    staging = root / STAGING
-    if not staging.is_dir() or staging.is_symlink():
-        return
-    with os.scandir(staging) as entries:
-        for entry in entries:
-            if not entry.is_dir(follow_symlinks=False):
-                os.unlink(entry.path)
-    _remove_empty(staging)
-
-
-def _make_folders(folder: Path) -> list[Path]:
-    missing = list(reversed(_missing_folders(folder)))
-    for path in missing:
-        path.mkdir(exist_ok=True)
-    return missing
-
-
-def _remove_empty(folder: Path) -> bool:
-    try:
-        folder.rmdir()
-    except OSError:
-        return False
-    return True
-
-
-def _write_journal(root: Path, replaces: list[tuple[str, str]], deletes: list[str]) -> None:
-    temp = root / STAGING / f"journal{TMP_SUFFIX}"
-    text = json.dumps({"replace": replaces, "delete": deletes}, indent=1, sort_keys=True) + "\n"
-    _write_temp(temp, text.encode("utf-8"))
-    _fsync_file(temp)
-    os.replace(temp, root / JOURNAL)
-    _fsync_folder(root / STAGING)
-
-
-def _read_journal(root: Path) -> tuple[list[tuple[str, str]], list[str]] | None:
-    staging = root / STAGING
-    if staging.is_symlink() or staging.exists() and not staging.is_dir():
-        raise _staging_in_the_way(staging)
-    journal = root / JOURNAL
-    if not journal.is_file():
-        return None
-    try:
-        data = json.loads(journal.read_text("utf-8"))
-        replaces = [(str(temp), str(path)) for temp, path in data["replace"]]
-        deletes = list(data["delete"])
-    except (ValueError, KeyError, TypeError) as exc:
-        message = f"the journal of an interrupted write cannot be read ({exc})"
-        raise MeshgenError([Diagnostic("E504", message, Span(str(journal)), hint=f"inspect out/ and remove {STAGING}/")])
-    span = Span(str(journal))
-    paths = [path for _, path in replaces] + deletes
-    problems = [_path_error(root, p, "journal", span) for p in paths if p != OWNED]
-    problems += [Diagnostic("E502", f"journal temp name {temp!r} is not allowed", span)
-                 for temp, _ in replaces if not _TEMP_NAME.fullmatch(temp)]
-    _raise_if_any(problems)
-    return replaces, deletes
-
-
-def _recover(root: Path) -> bool:
-    """Finish a killed run: roll a journal forward (True), or drop what a run killed in phase 1 left."""
-    if not root.is_dir():
-        return False
-    journal = _read_journal(root)
-    if journal is not None:
-        _roll_forward(root, *journal)
-        return True
-    if (root / STAGING).is_dir():
-        folders = root / FOLDERS
-        created = json.loads(folders.read_text("utf-8")) if folders.is_file() else []
-        _discard(root, [root / f for f in created if not _path_problem(f) and _resolves_inside(root, f)])
-    return False
-
-
-def _roll_forward(root: Path, replaces: list[tuple[str, str]], deletes: list[str]) -> None:
-    """Phase 2 (also recovery): replace, prune, then drop the journal and the staging folder. Idempotent."""
-    folders = set()
-    for temp, path in replaces:
-        source, target = root / STAGING / temp, root / path
-        if source.is_file() and not source.is_symlink():
-            os.replace(source, target)
-            folders.add(target.parent)
-    for path in deletes:
-        _prune(root, path)
-    for folder in sorted(folders):
-        _fsync_folder(folder)
-    _unlink(root / JOURNAL)
-    _remove_staging(root)
-    _fsync_folder(root)
-
-
-def _prune(root: Path, path: str) -> None:
-    target = root / path
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    folder = target.parent
-    while folder != root and root in folder.parents and _remove_empty(folder):
-        folder = folder.parent
-
-
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
