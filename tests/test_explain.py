@@ -147,32 +147,28 @@ def test_usage_errors_exit_2(args, message):
     assert message in result.output + (result.stderr if result.stderr_bytes else "")
 
 
-def test_a_host_with_several_ports_needs_one(tmp_path: Path):
-    spec = tmp_path / "fleet.yaml"
-    spec.write_text(EXAMPLE.read_text().replace(
+def test_a_host_with_several_ports_needs_one(example_with):
+    spec = example_with(
         "      - {name: http, number: 80, protocol: HTTP, targetPort: 8080}",
         "      - {name: http, number: 80, protocol: HTTP, targetPort: 8080}\n"
-        "      - {name: metrics, number: 9090, protocol: HTTP}"))
-    (tmp_path / "meshgen.lock").write_text((ROOT / "meshgen.lock").read_text())
+        "      - {name: metrics, number: 9090, protocol: HTTP}")
     result = CliRunner().invoke(cli.main, ["explain", str(spec), "--from", "prod-east-1/shop/cart", "--to",
                                            "frontend.shop.svc.cluster.local"])
     assert result.exit_code == 2
     assert "has ports 80, 9090: name one as HOST:PORT" in result.output
 
 
-def test_per_cluster_target_ports_behind_one_exporter_entry_are_caught(tmp_path: Path, monkeypatch):
+def test_per_cluster_target_ports_behind_one_exporter_entry_are_caught(example_with, monkeypatch):
     """The exporter ServiceEntry carries one targetPort per port; pods of another cluster configured by
     the same primary that listen elsewhere would get the federated requests on the wrong port.
     `meshgen validate` refuses the spec (E207); with that check switched off, explain names the pods."""
     from meshgen.checks import services
 
-    spec = tmp_path / "fleet.yaml"
-    spec.write_text(EXAMPLE.read_text().replace(
+    spec = example_with(
         "      - {cluster: prod-west-1, count: 2}\n    callers:",
         "      - {cluster: prod-west-1, count: 2}\n"
         "      - {cluster: prod-west-2, count: 2, ports: [{name: grpc, number: 8443, protocol: GRPC, targetPort: 9444}]}\n"
-        "    callers:"))
-    (tmp_path / "meshgen.lock").write_text((ROOT / "meshgen.lock").read_text())
+        "    callers:")
     refused = invoke("validate", str(spec))
     assert refused.exit_code == 2
     assert ("error[E207]: exported service 'payments/ledger' listens on 9444 for port 'grpc' in cluster "

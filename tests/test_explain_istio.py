@@ -292,14 +292,12 @@ def test_injection_missing_on_the_caller_namespace(built):
     assert found.failed.name == "caller" and "no injection label" in found.failed.text
 
 
-def test_authorization_sees_the_target_port_of_the_port_called(tmp_path: Path):
+def test_authorization_sees_the_target_port_of_the_port_called(example_with):
     """`to.operation.ports` are the ports at the workload (reference §8.1): each Service port maps to its own."""
-    spec = tmp_path / "fleet.yaml"
-    spec.write_text(EXAMPLE.read_text().replace(
+    spec = example_with(
         "      - {name: grpc, number: 8443, protocol: GRPC, targetPort: 9443}",
         "      - {name: grpc, number: 8443, protocol: GRPC, targetPort: 9443}\n"
-        "      - {name: metrics, number: 9090, protocol: HTTP, targetPort: 9091}"))
-    (tmp_path / "meshgen.lock").write_text((ROOT / "meshgen.lock").read_text())
+        "      - {name: metrics, number: 9090, protocol: HTTP, targetPort: 9091}")
     built = build(Options(spec=spec))
     tree = edited(built.tree, "clusters/prod-east-1/mesh/security.yaml", '              - "9091"\n', "")
     grpc = explain(built, tree, "prod-east-2/shop/cart", "ledger.payments.svc.cluster.local", 8443)
