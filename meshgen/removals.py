@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-KEEP_ANNOTATIONS = {"argocd.argoproj.io/sync-options": "Prune=false", "kustomize.toolkit.fluxcd.io/prune": "disabled"}
+from meshgen.render.common import KEEP
+
+_SAFE = YAML(typ="safe", pure=True)  # YAML 1.2 rules, as meshgen writes
 
 
 @dataclass(frozen=True, order=True)
@@ -47,7 +49,7 @@ def removed_objects(old: dict[str, bytes | None], new: dict[str, bytes | None]) 
         return []
     after = _documents_by_folder(new, set(before))
     gone = _objects({folder: texts - after.get(folder, set()) for folder, texts in before.items()})
-    if not gone:  # a first render, or documents only added or kept
+    if not gone:  # documents only added or kept
         return []
     came = _objects({folder: after.get(folder, set()) - before[folder] for folder in {r.folder for r in gone.values()}})
     return sorted(removed for key, removed in gone.items() if key not in came)
@@ -74,7 +76,7 @@ def _objects(documents: dict[str, set[bytes]]) -> dict[tuple, Removed]:
             for doc in _documents(text):
                 meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
                 annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-                kept = all(annotations.get(k) == v for k, v in KEEP_ANNOTATIONS.items())
+                kept = all(annotations.get(k) == v for k, v in KEEP.items())
                 item = Removed(folder, str(doc.get("kind", "")), str(meta.get("namespace", "")),
                                str(meta.get("name", "")), kept)
                 key = (folder, str(doc.get("apiVersion", "")).rpartition("/")[0], item.kind, item.namespace, item.name)
@@ -92,6 +94,6 @@ def _folder(path: str) -> str | None:
 
 def _documents(data: bytes) -> list[dict]:
     try:
-        return [d for d in YAML(typ="safe", pure=True).load_all(data.decode("utf-8")) if isinstance(d, dict)]
+        return [d for d in _SAFE.load_all(data.decode("utf-8")) if isinstance(d, dict)]
     except (YAMLError, UnicodeDecodeError):
         return []  # a file meshgen cannot read back is not one it wrote: nothing to report

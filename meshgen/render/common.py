@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshgen"}
+# Annotations that keep an object when it disappears from the folder a controller syncs: Argo CD's
+# and Flux's. KEEP (both) is on every object whose deletion would cascade to workloads.
+ARGO_KEEP = {"argocd.argoproj.io/sync-options": "Prune=false"}
+FLUX_KEEP = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
+KEEP = {**ARGO_KEEP, **FLUX_KEEP}
 ISTIO_NAMESPACE = "istio-system"
 EASTWEST_SELECTOR = {"istio": "eastwestgateway"}  # the east-west gateways' pods (gateway chart labels)
 FEDERATION_SELECTOR = {"istio": "federationgateway"}  # the federation gateways' pods: peers reach only these

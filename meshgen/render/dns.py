@@ -44,9 +44,8 @@ from functools import lru_cache
 from meshgen.model import FleetModel
 from meshgen.render import bundle_path
 from meshgen.render.bundles import MESH
-from meshgen.render.common import metadata, obj
+from meshgen.render.common import KEEP, metadata, obj
 from meshgen.render.federation import check_addresses
-from meshgen.render.namespaces import KEEP
 from meshgen.render.resource import Resource
 
 DNS_FILE = "dns.yaml"

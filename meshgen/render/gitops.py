@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from meshgen.model import FleetModel
 from meshgen.render.bundles import BOOTSTRAP, MESH, REMOTE_SECRETS, parts_by_cluster
-from meshgen.render.common import ISTIO_NAMESPACE, MANAGED_BY, metadata, obj
+from meshgen.render.common import ARGO_KEEP, FLUX_KEEP, ISTIO_NAMESPACE, MANAGED_BY, metadata, obj
 from meshgen.render.install import Release, chart_version, releases
 from meshgen.render.resource import Resource
 
@@ -61,8 +61,6 @@ RETRY_INTERVAL = "2m"
 TIMEOUT = "10m"
 IN_CLUSTER = "https://kubernetes.default.svc"
 ARGO_RETRY = {"limit": 10, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}}
-ARGO_KEEP = {"argocd.argoproj.io/sync-options": "Prune=false"}
-FLUX_KEEP = {"kustomize.toolkit.fluxcd.io/prune": "disabled"}
 # istiod patches its webhooks' caBundle (and a validator's failurePolicy): Argo CD must not undo it.
 WEBHOOK_DIFFERENCES = [
     {"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration",

@@ -24,14 +24,12 @@ from meshgen.diagnostics import Span
 from meshgen.model import FleetModel
 from meshgen.render import Resource, bundle_path
 from meshgen.render.bundles import BOOTSTRAP
-from meshgen.render.common import ISTIO_NAMESPACE, metadata, obj
+from meshgen.render.common import ISTIO_NAMESPACE, KEEP, metadata, obj
 
 FILE = "namespaces.yaml"
 NETWORK_LABEL = "topology.istio.io/network"
 CONTROL_PLANE_ANNOTATION = "topology.istio.io/controlPlaneClusters"
 REVISION_LABEL = "istio.io/rev"
-# Neither controller deletes these when they disappear from the bundle (no cascade to workloads).
-KEEP = {"argocd.argoproj.io/sync-options": "Prune=false", "kustomize.toolkit.fluxcd.io/prune": "disabled"}
 
 
 def render(model: FleetModel) -> list[Resource]:
