@@ -4,6 +4,7 @@ one exporter ServiceEntry listen on one target port per port."""
 
 from __future__ import annotations
 
+from meshgen.checks.federation import KUBE_DOMAIN
 from meshgen.diagnostics import Diagnostic
 from meshgen.spec.hosts import export_host
 from meshgen.spec.models import Fleet
@@ -12,6 +13,11 @@ from meshgen.spec.positions import Positions
 
 def _ports(ports) -> tuple:
     return tuple(sorted((p.name, p.number, p.protocol) for p in ports))
+
+
+def _deployed(service, inst) -> list:
+    """The ports of ``service`` as its instances in ``inst.cluster`` declare them."""
+    return inst.ports if inst.ports is not None else service.ports
 
 
 def _show(ports) -> str:
@@ -81,7 +87,7 @@ def ports_agree(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                 found.append(Diagnostic("E201", f"service '{service.namespace}/{service.name}' lists cluster "
                                                 f"'{inst.cluster}' twice", where, hint="merge the two entries"))
             seen_clusters.add(inst.cluster)
-            ports = _ports(inst.ports if inst.ports is not None else service.ports)
+            ports = _ports(_deployed(service, inst))
             first = first_in_mesh.setdefault(mesh_of[inst.cluster], (inst.cluster, ports))
             if first[1] != ports:
                 message = (f"service '{service.namespace}/{service.name}' declares ports [{_show(ports)}] in cluster "
@@ -94,16 +100,15 @@ def ports_agree(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
 def export_target_ports(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     """An exported name's ServiceEntry in a primary selects the pods of that cluster and its remotes and
     sends each port to one ``targetPort``: pods there that listen on another one would get no traffic."""
-    control = {c.name: c.controlPlane.primary if c.controlPlane.role == "remote" else c.name for c in fleet.clusters}
-    exported = {e.service for e in fleet.exports
-                if export_host(fleet, e) != f"{e.service.split('/')[1]}.{e.service.split('/')[0]}.svc.cluster.local"}
+    control = {c.name: c.controlPlane.primary or c.name for c in fleet.clusters}  # the istiod configuring it
+    exported = {e.service for e in fleet.exports if export_host(fleet, e) != _in_mesh_host(e.service)}
     found = []
     for i, service in enumerate(fleet.services):
         if f"{service.namespace}/{service.name}" not in exported:
-            continue
+            continue  # exported under its in-mesh name, the gateway passes its own Service through
         first: dict[str, tuple] = {}
         for j, inst in enumerate(service.instances):
-            targets = {p.name: p.targetPort or p.number for p in (inst.ports if inst.ports is not None else service.ports)}
+            targets = {p.name: p.targetPort or p.number for p in _deployed(service, inst)}
             seen = first.setdefault(control[inst.cluster], (inst.cluster, targets))
             for name, target in sorted(targets.items()):
                 if seen[1].get(name, target) != target:
@@ -115,3 +120,8 @@ def export_target_ports(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
                         hint="its exported ServiceEntry has one targetPort per port: use the same target port in "
                              "every cluster one istiod configures"))
     return found
+
+
+def _in_mesh_host(ref: str) -> str:
+    namespace, name = ref.split("/")
+    return f"{name}.{namespace}{KUBE_DOMAIN}"

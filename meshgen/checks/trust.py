@@ -82,17 +82,18 @@ def widened_consumers(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     mesh_of = {c.name: c.mesh for c in fleet.clusters}
     found = []
     for i, export in enumerate(fleet.exports):
+        meshes = [consumer.mesh or mesh_of[consumer.cluster] for consumer in export.to]
         open_entries = {}
-        for consumer in export.to:
-            if not (consumer.namespaces or consumer.serviceAccounts):
-                open_entries.setdefault(consumer.mesh or mesh_of[consumer.cluster], consumer)
-        for j, consumer in enumerate(export.to):
-            wide = open_entries.get(consumer.mesh or mesh_of[consumer.cluster])
-            if wide is None or not (consumer.namespaces or consumer.serviceAccounts):
+        for mesh, consumer in zip(meshes, export.to):
+            if not _narrowed(consumer):
+                open_entries.setdefault(mesh, consumer)
+        for j, (mesh, consumer) in enumerate(zip(meshes, export.to)):
+            wide = open_entries.get(mesh)
+            if wide is None or not _narrowed(consumer):
                 continue
             what = f"cluster '{wide.cluster}'" if wide.cluster else f"mesh '{wide.mesh}'"
             found.append(_warn("W211", f"this consumer of '{export.service}' is narrowed to identities, but the entry "
-                                       f"for {what} admits every workload of mesh '{wide.mesh or mesh_of[wide.cluster]}'"
+                                       f"for {what} admits every workload of mesh '{mesh}'"
                                        ": authorization cannot tell the clusters of a mesh apart, so the narrowing "
                                        "holds nowhere", positions.span(("exports", i, "to", j)),
                                "narrow the open entry too, or drop the narrowed one"))
@@ -118,12 +119,17 @@ def shared_roots(fleet: Fleet, positions: Positions) -> list[Diagnostic]:
     return found
 
 
+def _narrowed(consumer) -> bool:
+    """A consumer entry limited to some namespaces or service accounts of its mesh."""
+    return bool(consumer.namespaces or consumer.serviceAccounts)
+
+
 def _open_clusters(members: dict[str, set[str]], export) -> set[str]:
     """Clusters every workload of which may call the export: consumers not narrowed to identities
     (``members``: mesh -> its cluster names)."""
     found = set()
     for consumer in export.to:
-        if consumer.namespaces or consumer.serviceAccounts:
+        if _narrowed(consumer):
             continue
         found |= members.get(consumer.mesh, set()) if consumer.mesh else {consumer.cluster}
     return found
