@@ -23,7 +23,7 @@ Exit codes (also in README.md):
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
@@ -147,8 +147,7 @@ def _list_removed(ctx: Context, mode, plan) -> None:
     from meshgen.writer import Mode
 
     removed = removed_objects({c.path: c.old for c in plan.changes}, {c.path: c.new for c in plan.changes})
-    ctx.result["removed"] = [{"folder": r.folder, "kind": r.kind, "namespace": r.namespace, "name": r.name,
-                              "kept": r.kept} for r in removed]
+    ctx.result["removed"] = [asdict(r) for r in removed]
     if removed and ctx.format != "json" and not ctx.quiet:
         verb = "removed" if mode is Mode.WRITE else "would remove"
         click.echo("".join(f"{verb}: {r.describe()}\n" for r in removed), err=True, nl=False)

@@ -70,16 +70,16 @@ def access(ctx: Context, spec: Path, lock: Path | None, format_out: str, base: P
         raise click.UsageError("only one of SPEC and --diff BASE_SPEC can be '-'")
 
     def action():
-        grants = grants_of(spec)
+        grants, changes = grants_of(spec), None
         if base is not None:
             before = grants_of(base)
-            rows, text = diff_json(before, grants), "".join(f"{line}\n" for line in diff_lines(before, grants))
+            changes = diff_lines(before, grants)
+            rows, text = diff_json(before, grants), "".join(f"{line}\n" for line in changes)
         else:
             rows, text = to_json(grants), to_markdown(grants)
         if format_out == "json":
             text = json.dumps(rows, indent=2, sort_keys=True) + "\n"
         ctx.out(text, "access", rows)
-        changes = None if base is None else diff_lines(before, grants)
         ctx.summary(_access_summary(grants, changes, spec_name(spec), base and spec_name(base)))
         return EXIT_OK
 

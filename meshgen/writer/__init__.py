@@ -62,9 +62,7 @@ from pathlib import Path
 
 from meshgen.diagnostics import Diagnostic, MeshgenError, Span
 from meshgen.writer import disk as fs
-from meshgen.writer.disk import (  # noqa: F401  (the reserved names are part of the writer's interface)
-    FOLDERS, JOURNAL, OLD_JOURNAL, OWNED, STAGING, TMP_SUFFIX,
-)
+from meshgen.writer.disk import JOURNAL, OWNED, STAGING, TMP_SUFFIX  # noqa: F401  (the writer's reserved names)
 
 
 class Mode(enum.Enum):
